@@ -1,0 +1,171 @@
+"""Listeners of the training loop: the run folder writer and the live/plain progress displays."""
+
+from __future__ import annotations
+
+import csv
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from dlcli import __version__
+from dlcli.config import to_yaml
+from dlcli.runs import save_params, write_atomic, write_json
+from dlcli.train import Callback, Outcome, Record, RunStart
+
+METRICS_COLUMNS = ("iteration", "loss", "best_loss", "elapsed_s", "val_accuracy")
+
+
+def versions() -> dict[str, str]:
+    return {"dlcli": __version__, "python": platform.python_version(), "numpy": np.__version__}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RunFolder(Callback):
+    """Writes ``config.yaml`` at the start, streams ``metrics.csv``, and at the end writes
+    ``params.npz`` and ``result.json`` (atomically; result.json last, so its presence means
+    the folder is complete)."""
+
+    FLUSH_EVERY_S = 1.0
+
+    def __init__(self, path: Path, command: str) -> None:
+        self.path = path
+        self.command = command
+        self.result: dict[str, Any] = {}
+        self._fh: IO[str] | None = None
+        self._writer: Any = None
+        self._last_flush = 0.0
+        self._seed = 0
+        self._started = now_iso()
+
+    def on_start(self, start: RunStart) -> None:
+        self._seed = start.config.seed
+        self._started = now_iso()
+        write_atomic(self.path / "config.yaml", to_yaml(start.config).encode())
+        self._fh = open(self.path / "metrics.csv", "w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(METRICS_COLUMNS)
+
+    def on_step(self, record: Record) -> None:
+        assert self._fh is not None
+        val = "" if record.val_accuracy is None else f"{record.val_accuracy:.6g}"
+        self._writer.writerow((record.iteration, f"{record.loss:.9g}", f"{record.best_loss:.9g}",
+                               f"{record.elapsed_s:.4f}", val))
+        now = time.monotonic()
+        if now - self._last_flush >= self.FLUSH_EVERY_S:
+            self._fh.flush()
+            self._last_flush = now
+
+    def on_end(self, outcome: Outcome) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        save_params(self.path / "params.npz", outcome.params)
+        self.result = {
+            "run_dir": str(self.path),
+            "status": outcome.status,
+            "error": outcome.error,
+            "metrics": outcome.metrics,
+            "iterations": outcome.iterations,
+            "wall_time_s": round(outcome.wall_time_s, 4),
+            "seed": self._seed,
+            "versions": versions(),
+            "started_at": self._started,
+            "ended_at": now_iso(),
+            "command": self.command,
+        }
+        write_json(self.path / "result.json", self.result)
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _eta(done: int, total: int, elapsed: float) -> float | None:
+    return None if done == 0 else elapsed / done * (total - done)
+
+
+class PlainProgress(Callback):
+    """For a pipe or a log file: one line every ``every_s`` seconds, and at the end."""
+
+    def __init__(self, stream: IO[str] | None = None, every_s: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.every_s = every_s
+        self._last = 0.0
+        self._total = 0
+        self._name = ""
+        self._val: float | None = None
+        self._record: Record | None = None
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def on_start(self, start: RunStart) -> None:
+        self._total, self._name = start.total_iterations, start.config.name
+        self._last = time.monotonic()
+        s = start.config
+        self._line(f"[{self._name}] {s.strategy.name} on {s.data.source} with {s.model.name}: "
+                   f"{self._total} iterations, {start.n_train} x {start.n_features} training rows")
+
+    def on_step(self, record: Record) -> None:
+        self._record = record
+        if record.val_accuracy is not None:
+            self._val = record.val_accuracy
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self._line(self._progress(record))
+
+    def _progress(self, r: Record) -> str:
+        eta = _eta(r.iteration, self._total, r.elapsed_s)
+        return (f"[{self._name}] iter {r.iteration}/{self._total}  loss {r.loss:.4f}  "
+                f"best {r.best_loss:.4f}  val_acc {_fmt(self._val, '.3f')}  "
+                f"{r.elapsed_s:.1f}s elapsed, ETA {_fmt(eta, '.0f')}s")
+
+    def on_end(self, outcome: Outcome) -> None:
+        if self._record is not None:
+            self._line(self._progress(self._record))
+
+
+class LiveProgress(Callback):
+    """For a terminal: a rich live bar with iteration/total, current and best loss, ETA."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}  best {task.fields[best]}  "
+                       "val_acc {task.fields[val]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console, transient=False,
+        )
+        self._task: Any = None
+        self._val = "-"
+
+    def on_start(self, start: RunStart) -> None:
+        self.progress.start()
+        self._task = self.progress.add_task(
+            start.config.name, total=start.total_iterations, loss="-", best="-", val="-")
+
+    def on_step(self, record: Record) -> None:
+        if record.val_accuracy is not None:
+            self._val = f"{record.val_accuracy:.3f}"
+        self.progress.update(self._task, completed=record.iteration, loss=f"{record.loss:.4f}",
+                             best=f"{record.best_loss:.4f}", val=self._val)
+
+    def on_end(self, outcome: Outcome) -> None:
+        self.progress.stop()

@@ -1,0 +1,144 @@
+"""The command line: thin Typer commands that parse options, call the API and print.
+
+This is the only place that turns a DlcliError into an exit code:
+0 ok, 1 a run failed, 2 bad usage/config/data, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from dlcli.errors import DlcliError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="dlcli",
+    help="Train and compare the ways to find good weights: random search to SGD with momentum.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err_console = Console(stderr=True)
+
+T = TypeVar("T")
+
+ConfigArg = Annotated[Path, typer.Argument(help="A YAML config file.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a key: KEY.PATH=VALUE (YAML value); repeatable."),
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print one line on stderr and exit with ``code``; never a traceback."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Call ``fn``; a DlcliError or Ctrl-C becomes its one-line message and exit code."""
+    try:
+        return fn()
+    except DlcliError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+
+
+def load_configs(paths: list[Path], sets: list[str] | None) -> list[Any]:
+    """Load and validate every config before anything runs (one bad file -> exit 2)."""
+    from dlcli.config import load_config
+
+    return guarded(lambda: [load_config(p, sets or []) for p in paths])
+
+
+@app.command()
+def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config files.")],
+             set_: SetOpt = None) -> None:
+    """Check config files without running them."""
+    for path, cfg in zip(configs, load_configs(configs, set_), strict=True):
+        err_console.print(f"{path}: ok ({cfg.strategy.name} on {cfg.data.source} "
+                          f"with {cfg.model.name})", highlight=False)
+
+
+@app.command()
+def train(
+    configs: Annotated[list[Path], typer.Argument(help="YAML config files, run in order.")],
+    set_: SetOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Root of the run folders.")] = Path(
+        "runs"),
+    seed: Annotated[int | None, typer.Option(help="Override the config's seed.", min=0)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON result per run on stdout."
+                                          )] = False,
+) -> None:
+    """Train one experiment per CONFIG; each writes a run folder under --out."""
+    sets = [*(set_ or []), *([f"seed={seed}"] if seed is not None else [])]
+    cfgs = load_configs(configs, sets)
+    from dlcli import api
+
+    code = EXIT_OK
+    for path, cfg in zip(configs, cfgs, strict=True):
+        command = _command_line("train", path, sets, ["--out", str(out)])
+        result = guarded(partial(api.train, cfg, out=out, callbacks=_displays(quiet),
+                                 command=command))
+        _report(result, as_json)
+        if result["status"] == "interrupted":
+            raise typer.Exit(EXIT_INTERRUPTED)
+        if result["status"] != "completed":
+            code = EXIT_FAILED
+    raise typer.Exit(code)
+
+
+def _command_line(name: str, path: Path, sets: list[str], extra: list[str]) -> str:
+    """The command that reproduces one run, for result.json (one config per line)."""
+    words = ["dlcli", name, str(path), *extra]
+    for item in sets:
+        words += ["--set", item]
+    return shlex.join(words)
+
+
+def _displays(quiet: bool) -> list[Any]:
+    from dlcli.callbacks import LiveProgress, PlainProgress
+
+    if quiet:
+        return []
+    if sys.stderr.isatty():
+        return [LiveProgress(err_console)]
+    return [PlainProgress(sys.stderr)]
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    """The final summary: JSON on stdout with --json (decoration on stderr), else one block."""
+    if as_json:
+        print(json.dumps(result, default=str), flush=True)
+    m = result["metrics"]
+    status = result["status"]
+    colour = "green" if status == "completed" else "red"
+    parts = [f"{k.removesuffix('_accuracy')} acc {v:.3f}" for k, v in m.items()
+             if k.endswith("_accuracy") and v is not None]
+    loss = m.get("final_loss")
+    lines = [
+        f"[{colour}]{status}[/] {result['run_dir']}",
+        f"  {', '.join(parts)}; final loss {'-' if loss is None else f'{loss:.4f}'}; "
+        f"{result['iterations']} iterations in {result['wall_time_s']:.1f}s",
+    ]
+    if result.get("error"):
+        lines.append(f"  [red]{result['error']}[/]")
+    console = err_console if as_json else Console()
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()

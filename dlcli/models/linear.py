@@ -1,0 +1,55 @@
+"""Linear classifiers ``scores = X @ W`` (the bias lives in W's last row: the bias trick).
+
+Shapes: ``X (N, D)``, ``W (D, C)``, scores ``(N, C)``, ``dW`` shaped like ``W``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcli.models.losses import l2_penalty, softmax_loss, svm_loss
+
+Params = dict[str, np.ndarray]
+LossFn = Callable[..., tuple[float, "np.ndarray | None"]]
+
+
+@dataclass(frozen=True)
+class LinearClassifier:
+    """``loss = data_loss(X @ W, y) + reg * sum(W * W)``; ``init``: ``W = init_scale * randn``."""
+
+    data_loss: LossFn
+    reg: float
+    init_scale: float
+
+    def init_params(self, n_features: int, n_outputs: int, rng: np.random.Generator) -> Params:
+        w = rng.standard_normal((n_features, n_outputs), dtype=np.float32)
+        w *= self.init_scale
+        return {"W": w}
+
+    def loss_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        W = params["W"]
+        data_loss, dscores = self.data_loss(X @ W, y)
+        assert dscores is not None
+        dW = X.T @ dscores
+        if self.reg:
+            dW += (2 * self.reg) * W
+        return data_loss + l2_penalty(params, self.reg, ("W",)), {"W": dW}
+
+    def loss(self, params: Params, X: np.ndarray, y: np.ndarray) -> float:
+        data_loss, _ = self.data_loss(X @ params["W"], y, grad=False)
+        return data_loss + l2_penalty(params, self.reg, ("W",))
+
+    def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """Class labels ``(N,)``: the index of the highest score."""
+        return np.argmax(X @ params["W"], axis=1)
+
+
+def svm(reg: float, init_scale: float) -> LinearClassifier:
+    return LinearClassifier(svm_loss, reg, init_scale)
+
+
+def softmax(reg: float, init_scale: float) -> LinearClassifier:
+    return LinearClassifier(softmax_loss, reg, init_scale)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dlcli.config import Config, validate
+
+
+def small_raw(**strategy: Any) -> dict[str, Any]:
+    """A config small enough to train in well under a second."""
+    return {
+        "name": "small",
+        "seed": 0,
+        "data": {"source": "cifar10-synthetic", "num_train": 200, "num_val": 50, "num_test": 50},
+        "model": {"name": "softmax", "reg": 2.5e-4, "init_scale": 1e-4},
+        "strategy": {"name": "sgd", "iterations": 20, "lr": 1e-6, "batch_size": 64, **strategy},
+        "eval_every": 5,
+    }
+
+
+@pytest.fixture
+def small_cfg() -> Config:
+    return validate(small_raw())
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    def write(raw: Any, name: str = "cfg.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(raw) if not isinstance(raw, str) else raw)
+        return path
+
+    return write

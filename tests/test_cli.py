@@ -1,0 +1,181 @@
+"""The CLI end to end: typer's CliRunner in-process, and a real subprocess for Ctrl-C."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dlcli.cli import app
+from tests.conftest import small_raw
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _run_dirs(out: Path) -> list[Path]:
+    return sorted(p for p in out.iterdir() if p.is_dir())
+
+
+def test_train_writes_a_complete_run_folder(write_config, tmp_path):
+    cfg = write_config(small_raw(name="momentum"))
+    out = tmp_path / "runs"
+    res = _run("train", str(cfg), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    (run,) = _run_dirs(out)
+    assert run.name.endswith(run.name[-6:]) and "-small-" in run.name
+    assert {p.name for p in run.iterdir()} == {"config.yaml", "metrics.csv", "result.json",
+                                               "params.npz"}
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] == "completed" and result["iterations"] == 20
+    assert set(result["metrics"]) == {"train_accuracy", "val_accuracy", "test_accuracy",
+                                      "final_loss", "best_loss"}
+    assert set(result["versions"]) == {"dlcli", "python", "numpy"}
+    assert result["seed"] == 0 and "train" in result["command"]
+    resolved = yaml.safe_load((run / "config.yaml").read_text())
+    assert resolved["strategy"]["rho"] == 0.9  # defaults are written out
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 21))
+    assert [r["val_accuracy"] != "" for r in rows].count(True) == 4  # every 5 iterations
+    params = np.load(run / "params.npz")
+    assert params["W"].shape == (3073, 10)
+
+
+def test_set_and_seed_override_and_are_recorded(write_config, tmp_path):
+    cfg = write_config(small_raw())
+    res = _run("train", str(cfg), "--out", str(tmp_path), "--set", "strategy.iterations=3",
+               "--seed", "7", "--quiet")
+    assert res.exit_code == 0, res.output
+    (run,) = _run_dirs(tmp_path)
+    resolved = yaml.safe_load((run / "config.yaml").read_text())
+    assert resolved["strategy"]["iterations"] == 3 and resolved["seed"] == 7
+
+
+def test_json_output_is_one_object_per_run_for_a_batch(write_config, tmp_path):
+    a = write_config(small_raw(), "a.yaml")
+    b = write_config({**small_raw(name="gd", iterations=2), "name": "second"}, "b.yaml")
+    res = runner.invoke(app, ["train", str(a), str(b), "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [Path(r["run_dir"]).name.split("-")[2] for r in lines] == ["small", "second"]
+    assert all(r["status"] == "completed" for r in lines)
+
+
+def test_same_seed_same_result_metrics(write_config, tmp_path):
+    cfg = write_config(small_raw(name="momentum"))
+    for _ in range(2):
+        assert _run("train", str(cfg), "--out", str(tmp_path), "-q").exit_code == 0
+    a, b = (json.loads((d / "result.json").read_text()) for d in _run_dirs(tmp_path))
+    assert a["metrics"] == b["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ({**small_raw(), "sed": 1}, "sed: unknown key (did you mean 'seed'?)"),
+        (small_raw(name="sgdd"), "strategy.name: unknown name 'sgdd' (did you mean 'sgd'?)"),
+        (small_raw(lr=-1), "strategy.lr: must be greater than 0, got -1"),
+        ("a: [", "not valid YAML"),
+        ("just text", "expected a mapping"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(write_config, tmp_path, content, expected):
+    cfg = write_config(content)
+    res = _run("train", str(cfg), "--out", str(tmp_path))
+    assert res.exit_code == 2
+    assert expected in res.output and "Traceback" not in res.output
+    assert str(cfg) in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not any(tmp_path.glob("*-*-*"))  # nothing ran
+
+
+def test_missing_file_and_bad_set(tmp_path, write_config):
+    res = _run("train", str(tmp_path / "missing.yaml"))
+    assert res.exit_code == 2 and "no such file" in res.output
+    res = _run("validate", str(write_config(small_raw())), "--set", "strategy.lrr=1")
+    assert res.exit_code == 2 and "did you mean 'lr'" in res.output
+
+
+def test_a_bad_config_in_a_batch_stops_everything_before_running(write_config, tmp_path):
+    good = write_config(small_raw(), "good.yaml")
+    bad = write_config(small_raw(lr=0), "bad.yaml")
+    res = _run("train", str(good), str(bad), "--out", str(tmp_path / "runs"))
+    assert res.exit_code == 2 and not (tmp_path / "runs").exists()
+
+
+def test_validate_ok(write_config):
+    res = _run("validate", str(write_config(small_raw())))
+    assert res.exit_code == 0 and "ok" in res.output
+
+
+def test_diverging_run_exits_1_and_keeps_its_metrics(write_config, tmp_path):
+    cfg = write_config(small_raw(name="sgd", lr=1e6, iterations=50))
+    res = _run("train", str(cfg), "--out", str(tmp_path), "-q")
+    assert res.exit_code == 1, res.output
+    (run,) = _run_dirs(tmp_path)
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] == "diverged" and "lower strategy.lr" in result["error"]
+    assert (run / "metrics.csv").exists() and (run / "params.npz").exists()
+
+
+def test_shipped_configs_validate():
+    root = Path(__file__).resolve().parents[1] / "configs"
+    configs = sorted(root.glob("*.yaml"))
+    assert configs
+    res = _run("validate", *map(str, configs))
+    assert res.exit_code == 0, res.output
+
+
+def _train_in_process(args: list[str]) -> int:
+    return runner.invoke(app, args).exit_code
+
+
+def test_two_runs_started_at_once_get_two_folders(write_config, tmp_path):
+    cfg = write_config(small_raw(iterations=2))
+    args = ["train", str(cfg), "--out", str(tmp_path), "-q"]
+    with ProcessPoolExecutor(2) as pool:
+        codes = list(pool.map(_train_in_process, [args, args]))
+    assert codes == [0, 0] and len(_run_dirs(tmp_path)) == 2
+
+
+def test_ctrl_c_stops_cleanly_with_exit_130(write_config, tmp_path):
+    cfg = write_config(small_raw(name="random-search", iterations=1_000_000))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlcli", "train", str(cfg), "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until iterations are being written
+        runs = list(tmp_path.glob("*/metrics.csv"))
+        if runs and runs[0].stat().st_size > 200:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    (run,) = _run_dirs(tmp_path)
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] == "interrupted" and result["iterations"] > 0
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert len(rows) == result["iterations"]
+    assert (run / "params.npz").exists()
+
+
+def test_python_dash_m_and_help():
+    out = subprocess.run([sys.executable, "-m", "dlcli", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "train" in out.stdout and "validate" in out.stdout
