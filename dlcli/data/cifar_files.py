@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -108,7 +108,7 @@ def _find_source(path: Path) -> _Source:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder ({_EXPECTED})")
     if path.is_file():
-        if path.name.endswith((".tar.gz", ".tgz", ".tar")) or tarfile.is_tarfile(path):
+        if path.name.endswith((".tar.gz", ".tgz", ".tar")) or _is_tarfile(path):
             return _Source(path, "tar")
         raise DataError(f"{path}: not a CIFAR-10 folder or tar archive ({_EXPECTED})")
     forms: tuple[tuple[Form, tuple[str, ...]], ...] = (("py", PY_BATCHES), ("bin", BIN_BATCHES))
@@ -126,7 +126,14 @@ def _find_source(path: Path) -> _Source:
     raise DataError(f"{path}: no CIFAR-10 batches in this folder ({_EXPECTED})")
 
 
-def _iter_folder(source: _Source) -> Iterator[tuple[str, str, bytes]]:
+def _is_tarfile(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def _iter_folder(source: _Source) -> Generator[tuple[str, str, bytes], None, None]:
     """Yield (batch file name, where, raw bytes) for each batch file of a folder."""
     for file in source.files():
         try:
@@ -136,7 +143,7 @@ def _iter_folder(source: _Source) -> Iterator[tuple[str, str, bytes]]:
         yield file.name, str(file), raw
 
 
-def _iter_tar(archive: Path) -> Iterator[tuple[str, str, bytes]]:
+def _iter_tar(archive: Path) -> Generator[tuple[str, str, bytes], None, None]:
     """Yield (batch file name, where, raw bytes) for each batch member, in archive order.
 
     One sequential pass: a .tar.gz is decompressed once and nothing touches the disk.
@@ -162,12 +169,13 @@ def _decode(source: _Source) -> CifarArrays:
     batches = _iter_tar(source.root) if source.form == "tar" else _iter_folder(source)
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     names: tuple[str, ...] = ()
-    for name, where, raw in batches:
-        if not names:  # the first batch found fixes the form (an archive may hold both)
-            names = BIN_BATCHES if name.endswith(".bin") else PY_BATCHES
-        if name in names and name not in parts:
-            decode = _decode_binary_batch if name.endswith(".bin") else _decode_pickle_batch
-            parts[name] = decode(where, raw)
+    with contextlib.closing(batches):  # closes the archive at once if a batch is refused
+        for name, where, raw in batches:
+            if not names:  # the first batch found fixes the form (an archive may hold both)
+                names = BIN_BATCHES if name.endswith(".bin") else PY_BATCHES
+            if name in names and name not in parts:
+                decode = _decode_binary_batch if name.endswith(".bin") else _decode_pickle_batch
+                parts[name] = decode(where, raw)
     if not parts:
         raise DataError(f"{source.root}: no CIFAR-10 batches inside ({_EXPECTED})")
     missing = [name for name in names if name not in parts]
