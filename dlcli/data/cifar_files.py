@@ -1,0 +1,394 @@
+"""Read the real CIFAR-10 files into uint8 arrays, with a decoded cache for fast reloads.
+
+Accepted forms (all give identical arrays, training batches concatenated in order 1..5):
+
+* the ``cifar-10-batches-py`` folder (pickles ``data_batch_1..5``, ``test_batch``),
+* the ``cifar-10-batches-bin`` folder (``data_batch_1..5.bin``, ``test_batch.bin``),
+* either archive (``cifar-10-python.tar.gz``, ``cifar-10-binary.tar.gz``), read in memory,
+* a folder holding one of the above (e.g. the folder ``download_cifar10`` wrote into).
+
+Shapes: ``x_* (N, 3072)`` uint8, one image per row in the official channel-major order
+(1024 red, 1024 green, 1024 blue values, each 32x32 row-major, so ``x.reshape(N, 3, 32, 32)``
+is (N, C, H, W)); ``y_* (N,)`` int64 labels in 0..9.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import pickle
+import tarfile
+import tempfile
+import warnings
+import zlib
+from collections.abc import Generator
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Literal
+
+import numpy as np
+
+from dlcli.errors import DataError
+
+__all__ = ["CifarArrays", "load_cifar10", "default_cache_dir"]
+
+ROW_BYTES = 3072  # 32 x 32 pixels x 3 channels
+NUM_CLASSES = 10
+PY_BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+              "test_batch")
+BIN_BATCHES = tuple(f"{name}.bin" for name in PY_BATCHES)
+# Where a folder may keep the dataset one level down, in the order they are tried.
+_NESTED = ("cifar-10-batches-py", "cifar-10-batches-bin", "cifar-10-python.tar.gz",
+           "cifar-10-binary.tar.gz")
+_EXPECTED = ("expected a cifar-10-batches-py or cifar-10-batches-bin folder, "
+             "or cifar-10-python.tar.gz / cifar-10-binary.tar.gz")
+_CACHE_VERSION = 1  # bump when the decoded layout changes, so older cache entries are ignored
+
+Form = Literal["py", "bin", "tar"]
+
+
+@dataclass(frozen=True, eq=False)
+class CifarArrays:
+    """x_train (N, 3072) uint8, y_train (N,) int64, x_test (M, 3072) uint8, y_test (M,) int64."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the batches live: ``root`` is the batches folder (form py/bin) or the archive."""
+
+    root: Path
+    form: Form
+
+    def files(self) -> list[Path]:
+        if self.form == "tar":
+            return [self.root]
+        names = PY_BATCHES if self.form == "py" else BIN_BATCHES
+        return [self.root / name for name in names]
+
+
+def load_cifar10(path: str | Path, cache_dir: str | Path | None = None, *,
+                 use_cache: bool = True) -> CifarArrays:
+    """Load CIFAR-10 from any of the official forms; see the module docstring.
+
+    Decoded arrays are cached in ``cache_dir`` (default: ``$DLCLI_CACHE_DIR`` or
+    ``~/.cache/dlcli``) under a key made of each source file's resolved path, size and mtime,
+    so a changed or moved source is decoded again. ``use_cache=False`` neither reads nor writes.
+    """
+    source = _find_source(Path(path).expanduser())
+    if not use_cache:
+        return _decode(source)
+    entry = _cache_entry(Path(cache_dir) if cache_dir is not None else default_cache_dir(), source)
+    cached = _read_cache(entry)
+    if cached is not None:
+        return cached
+    arrays = _decode(source)
+    _write_cache(entry, arrays)
+    return arrays
+
+
+def default_cache_dir() -> Path:
+    """``$DLCLI_CACHE_DIR`` when set, else ``~/.cache/dlcli``."""
+    env = os.environ.get("DLCLI_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "dlcli"
+
+
+# --- finding the files --------------------------------------------------------------------
+
+
+def _find_source(path: Path) -> _Source:
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder ({_EXPECTED})")
+    if path.is_file():
+        if path.name.endswith((".tar.gz", ".tgz", ".tar")) or _is_tarfile(path):
+            return _Source(path, "tar")
+        raise DataError(f"{path}: not a CIFAR-10 folder or tar archive ({_EXPECTED})")
+    forms: tuple[tuple[Form, tuple[str, ...]], ...] = (("py", PY_BATCHES), ("bin", BIN_BATCHES))
+    for form, names in forms:
+        present = [(path / name).is_file() for name in names]
+        if any(present):
+            if not all(present):
+                missing = names[present.index(False)]
+                raise DataError(f"{path / missing}: missing batch "
+                                f"(expected {names[0]} .. {names[4]} and {names[5]})")
+            return _Source(path, form)
+    for name in _NESTED:
+        if (path / name).exists():
+            return _find_source(path / name)
+    raise DataError(f"{path}: no CIFAR-10 batches in this folder ({_EXPECTED})")
+
+
+def _is_tarfile(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def _iter_folder(source: _Source) -> Generator[tuple[str, str, bytes], None, None]:
+    """Yield (batch file name, where, raw bytes) for each batch file of a folder."""
+    for file in source.files():
+        try:
+            raw = file.read_bytes()
+        except OSError as err:
+            raise DataError(f"{file}: cannot read ({err.strerror or err})") from None
+        yield file.name, str(file), raw
+
+
+def _iter_tar(archive: Path) -> Generator[tuple[str, str, bytes], None, None]:
+    """Yield (batch file name, where, raw bytes) for each batch member, in archive order.
+
+    One sequential pass: a .tar.gz is decompressed once and nothing touches the disk.
+    """
+    wanted = set(PY_BATCHES) | set(BIN_BATCHES)
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                name = PurePosixPath(member.name).name
+                data = tar.extractfile(member) if member.isfile() and name in wanted else None
+                if data is not None:
+                    yield name, f"{archive}:{member.name}", data.read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise DataError(f"{archive}: not a readable tar archive, truncated or corrupt "
+                        f"({_one_line(err)})") from None
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+def _decode(source: _Source) -> CifarArrays:
+    """Decode every batch of ``source``; checks each one and that none is missing."""
+    batches = _iter_tar(source.root) if source.form == "tar" else _iter_folder(source)
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    names: tuple[str, ...] = ()
+    with contextlib.closing(batches):  # closes the archive at once if a batch is refused
+        for name, where, raw in batches:
+            if not names:  # the first batch found fixes the form (an archive may hold both)
+                names = BIN_BATCHES if name.endswith(".bin") else PY_BATCHES
+            if name in names and name not in parts:
+                decode = _decode_binary_batch if name.endswith(".bin") else _decode_pickle_batch
+                parts[name] = decode(where, raw)
+    if not parts:
+        raise DataError(f"{source.root}: no CIFAR-10 batches inside ({_EXPECTED})")
+    missing = [name for name in names if name not in parts]
+    if missing:
+        folder = "cifar-10-batches-bin" if names == BIN_BATCHES else "cifar-10-batches-py"
+        raise DataError(f"{source.root}: missing {folder}/{missing[0]} "
+                        f"(expected data_batch_1 .. data_batch_5 and test_batch inside)")
+    train = [parts[name] for name in names[:5]]
+    x_test, y_test = parts[names[5]]
+    return CifarArrays(np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]),
+                       np.ascontiguousarray(x_test), y_test)
+
+
+def _decode_binary_batch(where: str, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Records of 1 label byte + 3072 pixel bytes -> x (n, 3072) uint8, y (n,) int64."""
+    record = 1 + ROW_BYTES
+    if not raw or len(raw) % record:
+        raise DataError(f"{where}: size {len(raw)} bytes is not a positive multiple of {record} "
+                        f"(1 label byte + {ROW_BYTES} pixel bytes per image); truncated or corrupt")
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)
+    return _checked(where, records[:, 1:], records[:, 0].astype(np.int64))
+
+
+def _decode_pickle_batch(where: str, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A pickled dict {b'data': (n, 3072) uint8, b'labels': [n ints], ...} -> x, y."""
+    batch = _unpickle(where, raw)
+    if not isinstance(batch, dict):
+        raise DataError(f"{where}: holds {_describe(batch)}, "
+                        f"expected a dict with keys b'data' and b'labels'")
+    for key in (b"data", b"labels"):
+        if key not in batch:
+            found = ", ".join(repr(k) for k in batch) or "none"
+            raise DataError(f"{where}: no key {key!r} (found {found}; "
+                            f"expected b'data' and b'labels')")
+    data = batch[b"data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
+        raise DataError(f"{where}: b'data' is {_describe(data)}, "
+                        f"expected a uint8 array (N, {ROW_BYTES})")
+    if data.shape[1] != ROW_BYTES:
+        raise DataError(f"{where}: rows of {data.shape[1]} bytes in b'data', "
+                        f"expected {ROW_BYTES} (32x32 pixels x 3 channels)")
+    return _checked(where, data, _labels(where, batch[b"labels"]))
+
+
+def _labels(where: str, raw: object) -> np.ndarray:
+    """b'labels' (a list of ints, or an int array) -> (n,) int64."""
+    labels = None
+    if isinstance(raw, (list, tuple, np.ndarray)):
+        try:
+            labels = np.asarray(raw)
+        except (ValueError, TypeError):  # ragged or odd nested content
+            labels = None
+    if labels is None or labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise DataError(f"{where}: b'labels' is {_describe(raw)}, expected a list of ints")
+    return labels.astype(np.int64)
+
+
+def _checked(where: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (n, 3072), y (n,) int64: one label per image, every label a class in 0..9."""
+    if len(y) != len(x):
+        raise DataError(f"{where}: {len(y)} labels for {len(x)} images, "
+                        f"expected one label per image")
+    bad = np.flatnonzero((y < 0) | (y >= NUM_CLASSES))
+    if bad.size:
+        raise DataError(f"{where}: label {y[bad[0]]} at index {bad[0]} is outside "
+                        f"0-{NUM_CLASSES - 1}")
+    return x, y
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(f"{type(err).__name__}: {err}".split())
+
+
+# --- the restricted unpickler -------------------------------------------------------------
+
+
+def _latin1_encode(text: object, encoding: object = "utf-8") -> bytes:
+    """Stands in for ``_codecs.encode``: Python 3 writes bytes that way under protocol 2."""
+    if isinstance(text, str) and encoding in ("latin1", "latin-1"):
+        return text.encode("latin1")
+    raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+
+
+def _empty_bytes(*args: object) -> bytes:
+    """Stands in for ``builtins.bytes``: Python 3 writes b'' as ``bytes()`` under protocol 2."""
+    if args:
+        raise pickle.UnpicklingError("refused builtins.bytes with arguments")
+    return b""
+
+
+@cache
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    """The only globals a batch may name, mapped to this numpy's real objects.
+
+    The official files name ``numpy.core.multiarray``; numpy 2 writes ``numpy._core``.
+    """
+    try:
+        from numpy._core import multiarray  # numpy >= 2 (numpy.core is a deprecated alias)
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], Any] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
+        ("builtins", "bytes"): _empty_bytes,
+        ("__builtin__", "bytes"): _empty_bytes,
+    }
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = multiarray._reconstruct
+        allowed[(module, "scalar")] = multiarray.scalar
+    return allowed
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Admits only what the official batches hold; any other global is refused before use.
+
+    Pickle runs whatever callable a file names, so a downloaded batch must never reach
+    the plain ``pickle.load``.
+    """
+
+    def __init__(self, file: IO[bytes], where: str) -> None:
+        super().__init__(file, encoding="bytes")  # the batches are Python 2 pickles
+        self._where = where
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _allowed_globals()[(module, name)]
+        except KeyError:
+            raise DataError(f"{self._where}: refused to unpickle the global {module}.{name} "
+                            f"(a CIFAR-10 batch holds only dicts, lists, bytes, ints and "
+                            f"numpy arrays)") from None
+
+
+def _unpickle(where: str, raw: bytes) -> object:
+    try:
+        return _CifarUnpickler(io.BytesIO(raw), where).load()
+    except DataError:
+        raise
+    except Exception as err:  # a damaged pickle can fail in nearly any way; all mean "corrupt"
+        raise DataError(f"{where}: not a readable CIFAR-10 python batch, truncated or corrupt "
+                        f"({_one_line(err)})") from None
+
+
+# --- the decoded cache --------------------------------------------------------------------
+
+
+def _cache_entry(directory: Path, source: _Source) -> Path:
+    """``cifar10-<source>-<identity>.npz``: the identity changes with any source file."""
+    facts: list[list[object]] = []
+    for file in source.files():
+        try:
+            st = file.stat()
+        except OSError as err:
+            raise DataError(f"{file}: cannot read ({err.strerror or err})") from None
+        facts.append([str(file.resolve()), st.st_size, st.st_mtime_ns])
+    identity = json.dumps([_CACHE_VERSION, source.form, facts]).encode()
+    place = hashlib.sha256(str(source.root.resolve()).encode()).hexdigest()[:12]
+    return directory / f"cifar10-{place}-{hashlib.sha256(identity).hexdigest()[:24]}.npz"
+
+
+def _read_cache(entry: Path) -> CifarArrays | None:
+    """The cached arrays, or None when the entry is absent or unusable (it is then rebuilt)."""
+    try:
+        with np.load(entry, allow_pickle=False) as npz:
+            arrays = CifarArrays(**{f.name: npz[f.name] for f in fields(CifarArrays)})
+    except Exception:  # missing, half-written by another tool, bad CRC, wrong keys: rebuild
+        return None
+    return arrays if _well_formed(arrays) else None
+
+
+def _well_formed(a: CifarArrays) -> bool:
+    pairs = ((a.x_train, a.y_train), (a.x_test, a.y_test))
+    return all(
+        x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == ROW_BYTES
+        and y.dtype == np.int64 and y.shape == (len(x),)
+        and (y.size == 0 or (y.min() >= 0 and y.max() < NUM_CLASSES))
+        for x, y in pairs
+    )
+
+
+def _write_cache(entry: Path, arrays: CifarArrays) -> None:
+    """Write through a temp file + rename, so a crash never leaves a half-written entry.
+
+    A cache that cannot be written only costs speed, so it warns instead of failing the load.
+    """
+    tmp: Path | None = None
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{entry.stem}.", suffix=".tmp", dir=entry.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as out:  # uncompressed: loading must be fast, not small
+            np.savez(out, **{f.name: getattr(arrays, f.name) for f in fields(arrays)})
+        os.replace(tmp, entry)
+    except OSError as err:
+        warnings.warn(f"{entry}: could not write the CIFAR-10 cache ({err.strerror or err}); "
+                      f"the next load decodes again", RuntimeWarning, stacklevel=3)
+        return
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    _prune(entry)
+
+
+def _prune(entry: Path) -> None:
+    """Remove older entries for the same source (each is ~180 MB for the full set)."""
+    place = entry.name.rsplit("-", 1)[0]
+    for old in entry.parent.glob(f"{place}-*.npz"):
+        if old != entry:
+            with contextlib.suppress(OSError):  # another process may be removing it too
+                old.unlink()
