@@ -9,7 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cifar_fixtures import (
+
+from dlcli.data import cifar_files
+from dlcli.data.cifar_files import CifarArrays, load_cifar10
+from dlcli.errors import DataError
+from tests.cifar_fixtures import (
     TinyCifar,
     batch_dict,
     binary_batch,
@@ -20,10 +24,6 @@ from cifar_fixtures import (
     write_python_folder,
     write_tar,
 )
-
-from dlcli.data import cifar_files
-from dlcli.data.cifar_files import CifarArrays, load_cifar10
-from dlcli.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIRS = [Path("/work/shared/data/cifar-10-sample"), REPO / ".." / "shared" / "data" /

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cifar_fixtures import make_tiny_cifar, write_python_folder, write_tar
 
 from dlcli.data.cifar_files import load_cifar10
 from dlcli.data.download import ARCHIVE_NAME, download_cifar10
 from dlcli.errors import DataError
+from tests.cifar_fixtures import make_tiny_cifar, write_python_folder, write_tar
 
 
 @dataclass
