@@ -38,3 +38,11 @@ def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback
     folder = RunFolder(create_run_dir(out, cfg.name), command or shlex.join(sys.argv))
     train_loop(cfg, data, model, [folder, *callbacks])
     return folder.result
+
+
+def data_info(cfg: Config) -> dict[str, Any]:
+    """What the configured data looks like as tensors: per split shape, dtype and memory, the
+    labels or target, the feature names, and (for images) the lecture's views of one row."""
+    from dlcli.data.describe import describe
+
+    return describe(load_data(cfg), cfg)

@@ -17,7 +17,7 @@ from dlcli.config import to_yaml
 from dlcli.runs import save_params, write_atomic, write_json
 from dlcli.train import Callback, Outcome, Record, RunStart
 
-METRICS_COLUMNS = ("iteration", "loss", "best_loss", "elapsed_s", "val_accuracy")
+METRICS_COLUMNS = ("iteration", "loss", "best_loss", "elapsed_s")  # + the validation metric
 
 
 def versions() -> dict[str, str]:
@@ -51,11 +51,11 @@ class RunFolder(Callback):
         write_atomic(self.path / "config.yaml", to_yaml(start.config).encode())
         self._fh = open(self.path / "metrics.csv", "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._fh)
-        self._writer.writerow(METRICS_COLUMNS)
+        self._writer.writerow((*METRICS_COLUMNS, start.val_metric_name))
 
     def on_step(self, record: Record) -> None:
         assert self._fh is not None
-        val = "" if record.val_accuracy is None else f"{record.val_accuracy:.6g}"
+        val = "" if record.val_metric is None else f"{record.val_metric:.6g}"
         self._writer.writerow((record.iteration, f"{record.loss:.9g}", f"{record.best_loss:.9g}",
                                f"{record.elapsed_s:.4f}", val))
         now = time.monotonic()
@@ -101,6 +101,7 @@ class PlainProgress(Callback):
         self._total = 0
         self._name = ""
         self._val: float | None = None
+        self._val_name = "val_accuracy"
         self._record: Record | None = None
 
     def _line(self, text: str) -> None:
@@ -108,6 +109,7 @@ class PlainProgress(Callback):
 
     def on_start(self, start: RunStart) -> None:
         self._total, self._name = start.total_iterations, start.config.name
+        self._val_name = start.val_metric_name
         self._last = time.monotonic()
         s = start.config
         self._line(f"[{self._name}] {s.strategy.name} on {s.data.source} with {s.model.name}: "
@@ -115,8 +117,8 @@ class PlainProgress(Callback):
 
     def on_step(self, record: Record) -> None:
         self._record = record
-        if record.val_accuracy is not None:
-            self._val = record.val_accuracy
+        if record.val_metric is not None:
+            self._val = record.val_metric
         now = time.monotonic()
         if now - self._last >= self.every_s:
             self._last = now
@@ -125,7 +127,7 @@ class PlainProgress(Callback):
     def _progress(self, r: Record) -> str:
         eta = _eta(r.iteration, self._total, r.elapsed_s)
         return (f"[{self._name}] iter {r.iteration}/{self._total}  loss {r.loss:.4f}  "
-                f"best {r.best_loss:.4f}  val_acc {_fmt(self._val, '.3f')}  "
+                f"best {r.best_loss:.4f}  {self._val_name} {_fmt(self._val, '.3f')}  "
                 f"{r.elapsed_s:.1f}s elapsed, ETA {_fmt(eta, '.0f')}s")
 
     def on_end(self, outcome: Outcome) -> None:
@@ -149,7 +151,7 @@ class LiveProgress(Callback):
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}  best {task.fields[best]}  "
-                       "val_acc {task.fields[val]}"),
+                       "{task.fields[val_name]} {task.fields[val]}"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=console, transient=False,
         )
@@ -159,11 +161,12 @@ class LiveProgress(Callback):
     def on_start(self, start: RunStart) -> None:
         self.progress.start()
         self._task = self.progress.add_task(
-            start.config.name, total=start.total_iterations, loss="-", best="-", val="-")
+            start.config.name, total=start.total_iterations, loss="-", best="-", val="-",
+            val_name=start.val_metric_name)
 
     def on_step(self, record: Record) -> None:
-        if record.val_accuracy is not None:
-            self._val = f"{record.val_accuracy:.3f}"
+        if record.val_metric is not None:
+            self._val = f"{record.val_metric:.3f}"
         self.progress.update(self._task, completed=record.iteration, loss=f"{record.loss:.4f}",
                              best=f"{record.best_loss:.4f}", val=self._val)
 

@@ -69,7 +69,7 @@ def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config fil
     """Check config files without running them."""
     for path, cfg in zip(configs, load_configs(configs, set_), strict=True):
         err_console.print(f"{path}: ok ({cfg.strategy.name} on {cfg.data.source} "
-                          f"with {cfg.model.name})", highlight=False)
+                          f"with {cfg.model.name})", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -126,8 +126,8 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     m = result["metrics"]
     status = result["status"]
     colour = "green" if status == "completed" else "red"
-    parts = [f"{k.removesuffix('_accuracy')} acc {v:.3f}" for k, v in m.items()
-             if k.endswith("_accuracy") and v is not None]
+    parts = [f"{k.replace('_accuracy', ' acc').replace('_', ' ')} {_num(v)}" for k, v in m.items()
+             if k.split("_", 1)[0] in ("train", "val", "test") and v is not None]
     loss = m.get("final_loss")
     lines = [
         f"[{colour}]{status}[/] {result['run_dir']}",
@@ -140,5 +140,19 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
+def _num(v: float) -> str:
+    return f"{v:.3f}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
 def main() -> None:
     app()
+
+
+def _register() -> None:
+    """Sub-command groups live in their own modules; imported here so `dlcli --help` lists them."""
+    from dlcli.cli_data import data_app
+
+    app.add_typer(data_app, name="data")
+
+
+_register()

@@ -17,8 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dlcli.errors import ConfigError
 
-DataSource = Literal["cifar10-synthetic"]
-ModelName = Literal["svm", "softmax"]
+DataSource = Literal["cifar10-synthetic", "cifar10", "houses", "houses-synthetic"]
+ModelName = Literal["svm", "softmax", "mlp", "linear-regression", "mlp-regression"]
+CLASSIFIERS = ("svm", "softmax", "mlp")
+REGRESSORS = ("linear-regression", "mlp-regression")
+IMAGE_SOURCES = ("cifar10-synthetic", "cifar10")
+TABLE_SOURCES = ("houses", "houses-synthetic")
+FILE_SOURCES = ("cifar10", "houses")
 StrategyName = Literal[
     "random-search", "random-local-search", "numerical-gd", "gd", "sgd", "momentum"
 ]
@@ -28,17 +33,90 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Split sizes when the config leaves them out, per source. Counts, or fractions of the table.
+SPLIT_DEFAULTS: dict[str, tuple[int | float, int | float, int | float]] = {
+    "cifar10-synthetic": (5000, 500, 1000),
+    "cifar10": (49000, 1000, 1000),  # CS231n: the next 1000 training images are validation
+    "houses": (0.7, 0.15, 0.15),
+    "houses-synthetic": (7000, 1500, 1500),
+}
+SplitSize = int | float
+
+
 class DataConfig(_Section):
     source: DataSource = "cifar10-synthetic"
-    num_train: int = Field(5000, gt=0)
-    num_val: int = Field(500, ge=0)
-    num_test: int = Field(1000, gt=0)
+    path: str | None = None  # cifar10, houses: a file or folder (relative to the working dir)
+    num_train: SplitSize = Field(None, validate_default=False)  # type: ignore[assignment]
+    num_val: SplitSize = Field(None, validate_default=False)  # type: ignore[assignment]
+    num_test: SplitSize = Field(None, validate_default=False)  # type: ignore[assignment]
+    cache_dir: str | None = None  # cifar10: decoded cache (default $DLCLI_CACHE_DIR, ~/.cache)
+    # images: divide the mean-subtracted pixels by their training std (for He-initialized MLPs)
+    normalize: bool = False
+    # houses, houses-synthetic
+    log_target: bool = False
+    features: list[str] | None = None
+    zipcode: Literal["onehot", "drop"] = "onehot"
+    date: Literal["year-month", "days"] = "year-month"
+    drop_invalid: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_split(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        source = raw.get("source", "cifar10-synthetic")
+        defaults = SPLIT_DEFAULTS.get(source) if isinstance(source, str) else None
+        if defaults is None:
+            return raw
+        filled = dict(zip(("num_train", "num_val", "num_test"), defaults, strict=True))
+        return {**filled, **{k: v for k, v in raw.items() if v is not None or k not in filled}}
+
+    @model_validator(mode="after")
+    def _fits_the_source(self) -> DataConfig:
+        for key in ("num_train", "num_val", "num_test"):
+            value = getattr(self, key)
+            least = 1 if key == "num_train" else 0
+            if isinstance(value, float) and self.source not in TABLE_SOURCES:
+                raise ValueError(f"data.{key} must be a whole count for {self.source}, "
+                                 f"got {value!r}")
+            if isinstance(value, float) and not 0 < value <= 1:
+                raise ValueError(f"data.{key} must be a count or a fraction in (0, 1], "
+                                 f"got {value!r}")
+            if isinstance(value, int) and value < least:
+                raise ValueError(f"data.{key} must be >= {least}, got {value!r}")
+        if self.source in FILE_SOURCES and not self.path:
+            raise ValueError(f"data.path is required for data.source {self.source} "
+                             f"(e.g. --set data.path=~/data/cifar-10-batches-py)"
+                             if self.source == "cifar10" else
+                             f"data.path is required for data.source {self.source} "
+                             f"(e.g. --set data.path=kc_house_data.csv)")
+        table_keys = {"log_target", "features", "zipcode", "date", "drop_invalid"}
+        stray = sorted(table_keys & self.model_fields_set)
+        if stray and self.source not in TABLE_SOURCES:
+            raise ValueError(f"data.{stray[0]} applies to the house table only, "
+                             f"not to data.source {self.source}")
+        if "normalize" in self.model_fields_set and self.source not in IMAGE_SOURCES:
+            raise ValueError(f"data.normalize applies to images only (the house table is always "
+                             f"standardized), not to data.source {self.source}")
+        return self
 
 
 class ModelConfig(_Section):
     name: ModelName = "softmax"
     reg: float = Field(2.5e-4, ge=0)
-    init_scale: float = Field(1e-4, gt=0)
+    # Linear models: W = init_scale * randn (default 1e-4). MLPs: null = He initialization,
+    # W = randn * sqrt(2 / fan_in); a number scales every layer's randn instead.
+    init_scale: float | None = Field(None, gt=0)
+    hidden: list[int] = Field([512], min_length=1)  # mlp, mlp-regression: units per layer
+    head: Literal["softmax", "svm"] = "softmax"  # mlp: the loss on the last layer's scores
+
+    @model_validator(mode="after")
+    def _model_defaults(self) -> ModelConfig:
+        if any(h <= 0 for h in self.hidden):
+            raise ValueError(f"model.hidden must list positive layer sizes, got {self.hidden}")
+        if self.init_scale is None and not self.name.startswith("mlp"):
+            object.__setattr__(self, "init_scale", 1e-4)
+        return self
 
 
 class StrategyConfig(_Section):
@@ -62,11 +140,21 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _fits_the_data(self) -> Config:
-        if self.strategy.eval_batch is not None and self.strategy.eval_batch > self.data.num_train:
+        n_train = self.data.num_train
+        eval_batch = self.strategy.eval_batch
+        if eval_batch is not None and isinstance(n_train, int) and eval_batch > n_train:
             raise ValueError(
-                f"strategy.eval_batch ({self.strategy.eval_batch}) must be <= "
-                f"data.num_train ({self.data.num_train})"
+                f"strategy.eval_batch ({eval_batch}) must be <= data.num_train ({n_train})"
             )
+        table = self.data.source in TABLE_SOURCES
+        if table and self.model.name not in REGRESSORS:
+            raise ValueError(f"model.name {self.model.name!r} is a classifier; data.source "
+                             f"{self.data.source} is a regression table: use one of "
+                             f"{', '.join(REGRESSORS)}")
+        if not table and self.model.name in REGRESSORS:
+            raise ValueError(f"model.name {self.model.name!r} is a regressor; data.source "
+                             f"{self.data.source} is classification: use one of "
+                             f"{', '.join(CLASSIFIERS)}")
         return self
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from dlcli.config import Config
 from dlcli.data import Dataset
+from dlcli.metrics import final_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
 from dlcli.strategies import STRATEGIES
 
@@ -30,7 +31,7 @@ class Record:
     loss: float
     best_loss: float
     elapsed_s: float
-    val_accuracy: float | None = None  # set on evaluation iterations only
+    val_metric: float | None = None  # set on evaluation iterations only; see RunStart
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class RunStart:
     total_iterations: int
     n_train: int
     n_features: int
+    val_metric_name: str = "val_accuracy"  # or val_r2 for regression
 
 
 @dataclass
@@ -71,24 +73,6 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(init), np.random.default_rng(strat)
 
 
-def accuracy(model: Model, params: Params, X: np.ndarray, y: np.ndarray) -> float | None:
-    """Fraction of rows whose predicted class is right; None for an empty split."""
-    if X.shape[0] == 0:
-        return None
-    return float(np.mean(model.predict(params, X) == y))
-
-
-def final_metrics(model: Model, params: Params, data: Dataset, final_loss: float | None,
-                  best_loss: float | None) -> dict[str, float | None]:
-    return {
-        "train_accuracy": accuracy(model, params, data.X_train, data.y_train),
-        "val_accuracy": accuracy(model, params, data.X_val, data.y_val),
-        "test_accuracy": accuracy(model, params, data.X_test, data.y_test),
-        "final_loss": final_loss,
-        "best_loss": best_loss,
-    }
-
-
 def train(cfg: Config, data: Dataset, model: Model,
           callbacks: Sequence[Callback] = ()) -> Outcome:
     """Run ``cfg.strategy`` for ``cfg.strategy.iterations`` steps; evaluate every ``eval_every``.
@@ -100,7 +84,8 @@ def train(cfg: Config, data: Dataset, model: Model,
     params = model.init_params(data.n_features, data.n_outputs, init_rng)
     total = cfg.strategy.iterations
     for cb in callbacks:
-        cb.on_start(RunStart(cfg, total, data.X_train.shape[0], data.n_features))
+        cb.on_start(RunStart(cfg, total, data.X_train.shape[0], data.n_features,
+                             validation_name(data)))
 
     start = time.perf_counter()
     records: list[Record] = []
@@ -118,7 +103,7 @@ def train(cfg: Config, data: Dataset, model: Model,
             best_loss = min(best_loss, step.loss)
             val = None
             if step.iteration % cfg.eval_every == 0 or step.iteration == total:
-                val = accuracy(model, params, data.X_val, data.y_val)
+                val = validation_metric(model, params, data)
             rec = Record(step.iteration, step.loss, best_loss, time.perf_counter() - start, val)
             records.append(rec)
             for cb in callbacks:

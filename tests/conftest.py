@@ -34,3 +34,30 @@ def write_config(tmp_path: Path):
         return path
 
     return write
+
+
+QUOTED = {"id", "date", "floors", "zipcode"}  # as Kaggle's kc_house_data.csv quotes them
+
+
+def write_kc_csv(path: Path, n: int, seed: int = 0) -> Path:
+    """A King County CSV in the original format (quoted id/date/floors/zipcode, 20141013T000000
+    dates), with plausible rows from the synthetic generator."""
+    import numpy as np
+
+    from dlcli.data.houses import synthetic_houses
+
+    cols = synthetic_houses(n, np.random.default_rng(seed))
+
+    def cell(name: str, v: Any) -> str:
+        if name == "date":
+            text = str(v).replace("-", "") + "T000000"
+        elif name in {"id", "zipcode", "floors"} or float(v).is_integer():
+            text = f"{float(v):g}" if name == "floors" else str(int(v))
+        else:
+            text = repr(float(v))
+        return f'"{text}"' if name in QUOTED else text
+
+    lines = [",".join(cols)]
+    lines += [",".join(cell(k, cols[k][i]) for k in cols) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -74,3 +74,38 @@ def test_random_search_keeps_the_best_weights():
     losses = [r.loss for r in out.records]
     assert losses == sorted(losses, reverse=True)  # the kept loss never goes up
     assert model.loss(out.params, data.X_train, data.y_train) == pytest.approx(losses[-1])
+
+
+def _regression_raw(model: str, strategy: str):
+    raw = small_raw(name=strategy, **SETTINGS[strategy])
+    raw["data"] = {"source": "houses-synthetic", "num_train": 200, "num_val": 50,
+                   "num_test": 50, "log_target": True}
+    raw["model"] = {"name": model, "reg": 1e-4, "hidden": [8]}
+    if model == "linear-regression":
+        raw["model"]["init_scale"] = 1e-2
+    raw["strategy"]["lr"] = 1e-3 if strategy in ("numerical-gd", "gd") else 1e-2
+    raw["strategy"]["step_size"] = 1e-2
+    return raw
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("model", ["mlp", "linear-regression", "mlp-regression"])
+def test_every_strategy_works_with_every_model(name, model):
+    if model == "mlp":
+        raw = small_raw(name=name, **SETTINGS[name])
+        raw["model"] = {"name": "mlp", "hidden": [8], "reg": 1e-4}
+        raw["data"]["normalize"] = True
+        raw["strategy"]["lr"] = 1e-2
+        raw["strategy"]["step_size"] = 1e-2
+        if name == "numerical-gd":  # one loss per weight and direction: keep the net tiny
+            raw["strategy"].update(eval_batch=3, lr=1e-3)
+            raw["model"]["hidden"] = [2]
+    else:
+        raw = _regression_raw(model, name)
+    cfg = validate(raw)
+    data = load_dataset(cfg.data, cfg.seed)
+    out = train(cfg, data, build_model(cfg.model))
+    assert out.status == "completed", out.error
+    assert out.records[-1].best_loss < out.records[0].loss
+    key = "test_accuracy" if model == "mlp" else "test_r2"
+    assert out.metrics[key] is not None

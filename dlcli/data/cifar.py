@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlcli.data import Dataset
-from dlcli.data.preprocess import images_to_features, mean_image
+from dlcli.data.preprocess import images_to_features, mean_image, pixel_std
 
 SIDE = 32
 PIXELS = SIDE * SIDE
@@ -125,7 +125,8 @@ _COARSE = 6
 _UPSAMPLE = _upsample_matrix(_COARSE, SIDE)
 
 
-def synthetic_dataset(num_train: int, num_val: int, num_test: int, seed: int) -> Dataset:
+def synthetic_dataset(num_train: int, num_val: int, num_test: int, seed: int,
+                      normalize: bool = False) -> Dataset:
     """The ``cifar10-synthetic`` source: three splits, each from its own stream of ``seed``.
 
     Separate streams mean changing ``num_test`` never changes the training images.
@@ -134,19 +135,25 @@ def synthetic_dataset(num_train: int, num_val: int, num_test: int, seed: int) ->
     x_tr, y_tr = synthetic_images(num_train, streams[0])
     x_va, y_va = synthetic_images(num_val, streams[1])
     x_te, y_te = synthetic_images(num_test, streams[2])
-    return image_dataset(x_tr, y_tr, x_va, y_va, x_te, y_te)
+    return image_dataset(x_tr, y_tr, x_va, y_va, x_te, y_te, normalize)
 
 
 def image_dataset(
     x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray,
-    x_te: np.ndarray, y_te: np.ndarray,
+    x_te: np.ndarray, y_te: np.ndarray, normalize: bool = False,
 ) -> Dataset:
-    """Raw uint8 rows -> a classification Dataset with the shared image preprocessing."""
+    """Raw uint8 rows -> a classification Dataset with the shared image preprocessing.
+
+    ``normalize``: also divide by the training pixels' standard deviation (one number), so
+    features have unit scale — what He-initialized MLPs expect.
+    """
     mean = mean_image(x_tr)
+    scale = pixel_std(x_tr, mean) if normalize else 1.0
     return Dataset(
-        X_train=images_to_features(x_tr, mean), y_train=y_tr,
-        X_val=images_to_features(x_va, mean), y_val=y_va,
-        X_test=images_to_features(x_te, mean), y_test=y_te,
+        X_train=images_to_features(x_tr, mean, scale), y_train=y_tr,
+        X_val=images_to_features(x_va, mean, scale), y_val=y_va,
+        X_test=images_to_features(x_te, mean, scale), y_test=y_te,
         task="classification", num_classes=NUM_CLASSES,
-        info={"image_shape": (SIDE, SIDE, 3), "class_names": list(CLASS_NAMES)},
+        info={"image_shape": (SIDE, SIDE, 3), "class_names": list(CLASS_NAMES),
+              "pixel_scale": scale},
     )

@@ -1,20 +1,88 @@
-"""The registry from ``data.source`` to a loader: ``(DataConfig, seed) -> Dataset``."""
+"""The registry from ``data.source`` to a loader: ``(DataConfig, seed) -> Dataset``.
+
+Every source draws its randomness from ``SeedSequence([seed, 1])``, a stream of its own, so
+the split never depends on the model or the strategy: variants with one seed see one split.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 
 from dlcli.config import DataConfig
 from dlcli.data import Dataset
-from dlcli.data.cifar import synthetic_dataset
+from dlcli.data.cifar import image_dataset, synthetic_dataset
+from dlcli.errors import DataError
+
+SYNTHETIC_HOUSE_ROWS = 10_000  # rows generated when the split is given as fractions
+
+
+def _data_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, 1]))
+
+
+def _count(value: int | float) -> int:
+    assert isinstance(value, int)  # the schema admits fractions for the house table only
+    return value
 
 
 def _cifar10_synthetic(cfg: DataConfig, seed: int) -> Dataset:
-    return synthetic_dataset(cfg.num_train, cfg.num_val, cfg.num_test, seed)
+    return synthetic_dataset(_count(cfg.num_train), _count(cfg.num_val), _count(cfg.num_test),
+                             seed, cfg.normalize)
+
+
+def _cifar10(cfg: DataConfig, seed: int) -> Dataset:
+    """CS231n's split: the first ``num_train`` training images, the next ``num_val`` for
+    validation, the first ``num_test`` of the test batch. Deterministic: no shuffling."""
+    from dlcli.data.cifar_files import load_cifar10
+
+    assert cfg.path is not None
+    arrays = load_cifar10(cfg.path, cfg.cache_dir)
+    n_tr, n_va, n_te = _count(cfg.num_train), _count(cfg.num_val), _count(cfg.num_test)
+    have_tr, have_te = len(arrays.y_train), len(arrays.y_test)
+    if n_tr + n_va > have_tr:
+        raise DataError(f"{cfg.path}: data.num_train + data.num_val = {n_tr + n_va}, but the "
+                        f"training batches hold {have_tr} images")
+    if n_te > have_te:
+        raise DataError(f"{cfg.path}: data.num_test = {n_te}, but the test batch holds "
+                        f"{have_te} images")
+    x, y = arrays.x_train, arrays.y_train
+    ds = image_dataset(x[:n_tr], y[:n_tr], x[n_tr:n_tr + n_va], y[n_tr:n_tr + n_va],
+                       arrays.x_test[:n_te], arrays.y_test[:n_te], cfg.normalize)
+    ds.info["path"] = str(Path(cfg.path).expanduser())
+    return ds
+
+
+def _houses(cfg: DataConfig, seed: int) -> Dataset:
+    from dlcli.data.houses import houses_dataset, read_houses_csv
+
+    assert cfg.path is not None
+    table = read_houses_csv(Path(cfg.path).expanduser(), features=cfg.features, date=cfg.date,
+                            zipcode=cfg.zipcode, drop_invalid=cfg.drop_invalid)
+    return houses_dataset(table, num_train=cfg.num_train, num_val=cfg.num_val,
+                          num_test=cfg.num_test, log_target=cfg.log_target, rng=_data_rng(seed))
+
+
+def _houses_synthetic(cfg: DataConfig, seed: int) -> Dataset:
+    from dlcli.data.houses import encode_houses, houses_dataset, synthetic_houses
+
+    sizes = (cfg.num_train, cfg.num_val, cfg.num_test)
+    counts = all(isinstance(v, int) for v in sizes)
+    n = int(sum(sizes)) if counts else SYNTHETIC_HOUSE_ROWS
+    rng = _data_rng(seed)
+    table = encode_houses(synthetic_houses(n, rng), features=cfg.features, date=cfg.date,
+                          zipcode=cfg.zipcode)
+    return houses_dataset(table, num_train=cfg.num_train, num_val=cfg.num_val,
+                          num_test=cfg.num_test, log_target=cfg.log_target, rng=rng)
 
 
 SOURCES: dict[str, Callable[[DataConfig, int], Dataset]] = {
     "cifar10-synthetic": _cifar10_synthetic,
+    "cifar10": _cifar10,
+    "houses": _houses,
+    "houses-synthetic": _houses_synthetic,
 }
 
 

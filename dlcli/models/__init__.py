@@ -12,6 +12,8 @@ import numpy as np
 
 from dlcli.config import ModelConfig
 from dlcli.models import linear
+from dlcli.models.losses import mse_loss, softmax_loss, svm_loss
+from dlcli.models.mlp import MLP
 
 Params = dict[str, np.ndarray]
 
@@ -25,9 +27,19 @@ class Model(Protocol):
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray: ...
 
 
+def _scale(cfg: ModelConfig) -> float:
+    assert cfg.init_scale is not None  # the schema fills it in for linear models
+    return cfg.init_scale
+
+
 MODELS: dict[str, Callable[[ModelConfig], Model]] = {
-    "svm": lambda cfg: linear.svm(cfg.reg, cfg.init_scale),
-    "softmax": lambda cfg: linear.softmax(cfg.reg, cfg.init_scale),
+    "svm": lambda cfg: linear.svm(cfg.reg, _scale(cfg)),
+    "softmax": lambda cfg: linear.softmax(cfg.reg, _scale(cfg)),
+    "linear-regression": lambda cfg: linear.linear_regression(cfg.reg, _scale(cfg)),
+    "mlp": lambda cfg: MLP(tuple(cfg.hidden), {"softmax": softmax_loss, "svm": svm_loss}[cfg.head],
+                           cfg.reg, cfg.init_scale),
+    "mlp-regression": lambda cfg: MLP(tuple(cfg.hidden), mse_loss, cfg.reg, cfg.init_scale,
+                                      regression=True),
 }
 
 

@@ -1,4 +1,4 @@
-"""Linear classifiers ``scores = X @ W`` (the bias lives in W's last row: the bias trick).
+"""Linear models ``scores = X @ W`` (the bias lives in W's last row: the bias trick).
 
 Shapes: ``X (N, D)``, ``W (D, C)``, scores ``(N, C)``, ``dW`` shaped like ``W``.
 """
@@ -10,19 +10,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcli.models.losses import l2_penalty, softmax_loss, svm_loss
+from dlcli.models.losses import l2_penalty, mse_loss, softmax_loss, svm_loss
 
 Params = dict[str, np.ndarray]
 LossFn = Callable[..., tuple[float, "np.ndarray | None"]]
 
 
 @dataclass(frozen=True)
-class LinearClassifier:
-    """``loss = data_loss(X @ W, y) + reg * sum(W * W)``; ``init``: ``W = init_scale * randn``."""
+class LinearModel:
+    """``loss = data_loss(X @ W, y) + reg * sum(W * W)``; ``init``: ``W = init_scale * randn``.
+
+    A classifier predicts the highest-scoring class; a regressor (one output) the score itself.
+    """
 
     data_loss: LossFn
     reg: float
     init_scale: float
+    regression: bool = False
 
     def init_params(self, n_features: int, n_outputs: int, rng: np.random.Generator) -> Params:
         w = rng.standard_normal((n_features, n_outputs), dtype=np.float32)
@@ -43,13 +47,19 @@ class LinearClassifier:
         return data_loss + l2_penalty(params, self.reg, ("W",))
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
-        """Class labels ``(N,)``: the index of the highest score."""
-        return np.argmax(X @ params["W"], axis=1)
+        """``(N,)``: class labels (the highest score), or the predicted target."""
+        scores = X @ params["W"]
+        return scores[:, 0] if self.regression else np.argmax(scores, axis=1)
 
 
-def svm(reg: float, init_scale: float) -> LinearClassifier:
-    return LinearClassifier(svm_loss, reg, init_scale)
+def svm(reg: float, init_scale: float) -> LinearModel:
+    return LinearModel(svm_loss, reg, init_scale)
 
 
-def softmax(reg: float, init_scale: float) -> LinearClassifier:
-    return LinearClassifier(softmax_loss, reg, init_scale)
+def softmax(reg: float, init_scale: float) -> LinearModel:
+    return LinearModel(softmax_loss, reg, init_scale)
+
+
+def linear_regression(reg: float, init_scale: float) -> LinearModel:
+    """``y_hat = X @ W`` with W ``(D, 1)``, mean squared error."""
+    return LinearModel(mse_loss, reg, init_scale, regression=True)

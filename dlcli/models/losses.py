@@ -52,3 +52,17 @@ def l2_penalty(params: dict[str, np.ndarray], reg: float, names: tuple[str, ...]
     if reg == 0:
         return 0.0
     return float(reg * sum(float(np.vdot(params[k], params[k])) for k in names))
+
+
+def mse_loss(
+    scores: np.ndarray, y: np.ndarray, *, grad: bool = True
+) -> tuple[float, np.ndarray | None]:
+    """Mean squared error ``mean((s_i - y_i)^2)`` of one-output scores ``S (N, 1)``; ``y (N,)``.
+
+    ``dS = 2 (S - y) / N``, shaped ``(N, 1)`` like the scores.
+    """
+    err = scores[:, 0] - y
+    loss = float(np.mean(err * err))
+    if not grad:
+        return loss, None
+    return loss, (err * (2.0 / len(y)))[:, None].astype(scores.dtype, copy=False)
