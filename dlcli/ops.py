@@ -426,6 +426,7 @@ class TensorExample:
     expression: str
     axes: str
     value: np.ndarray
+    note: str = ""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -435,28 +436,36 @@ class TensorExample:
 def image_examples(
     rows: np.ndarray, image_shape: tuple[int, int, int] = (32, 32, 3), batch: int = 128
 ) -> list[TensorExample]:
-    """CIFAR rows (N, H*W*C) as image tensors and back; rows are flattened (H, W, C) images."""
+    """CIFAR rows (N, C*H*W) as image tensors and flattened back; image_shape is (H, W, C).
+
+    Rows are in the official CIFAR layout: one row-major H*W plane per channel (all red, then
+    all green, then all blue), so a reshape gives channels first and a transpose channels last.
+    """
     _require("image_examples", rows, 2)
     height, width, channels = image_shape
     if rows.shape[1] != height * width * channels:
         raise ShapeError(
-            f"image rows need {height}*{width}*{channels} = {height * width * channels} columns "
+            f"image rows need {channels}*{height}*{width} = {height * width * channels} columns "
             f"(no bias column), got shape {rows.shape}"
         )
     n = rows.shape[0]
-    images = rows.reshape(n, height, width, channels)
-    first = images.transpose(0, 3, 1, 2)
-    flat = images.reshape(n, -1)
+    first = rows.reshape(n, channels, height, width)
+    last = first.transpose(0, 2, 3, 1)
+    back, interleaved = first.reshape(n, -1), last.reshape(n, -1)
+    same = f"equals X: {np.array_equal(back, rows)}"
     return [
-        TensorExample("image rows", "X", "(samples, height*width*channels)", rows),
-        TensorExample("images, channels last", f"X.reshape({n}, {height}, {width}, {channels})",
-                      "(samples, height, width, channels)", images),
-        TensorExample("images, channels first", "images.transpose(0, 3, 1, 2)",
+        TensorExample("image rows", "X", "(samples, channels*height*width)", rows),
+        TensorExample("images, channels first", f"X.reshape({n}, {channels}, {height}, {width})",
                       "(samples, channels, height, width)", first),
+        TensorExample("images, channels last", "images = X_cf.transpose(0, 2, 3, 1)",
+                      "(samples, height, width, channels)", last),
         TensorExample("a batch", f"images[:{batch}]", "(batch, height, width, channels)",
-                      images[:batch]),
-        TensorExample("flattened back", f"images.reshape({n}, -1)",
-                      f"(samples, {height * width * channels})", flat),
+                      last[:batch]),
+        TensorExample("flattened back", f"X_cf.reshape({n}, -1)", f"(samples, {rows.shape[1]})",
+                      back, same),
+        TensorExample("flattened channels last", f"images.reshape({n}, -1)",
+                      f"(samples, {rows.shape[1]})", interleaved,
+                      f"equals X: {np.array_equal(interleaved, rows)} (pixels interleaved)"),
     ]  # fmt: skip
 
 

@@ -208,17 +208,25 @@ def test_dense_steps_reject_mismatched_shapes(rng: np.random.Generator) -> None:
 
 
 def test_image_examples_round_trip(rng: np.random.Generator) -> None:
-    rows = rng.random((10, 3072)).astype(np.float32)
+    rows = rng.integers(0, 256, (10, 3072), dtype=np.uint8)
     examples = ops.image_examples(rows, batch=4)
     shapes = [e.shape for e in examples]
-    assert shapes == [(10, 3072), (10, 32, 32, 3), (10, 3, 32, 32), (4, 32, 32, 3), (10, 3072)]
-    np.testing.assert_array_equal(examples[-1].value, rows)
-    # Channels first is the same pixels: pixel (row 5, col 7) of image 2 in every channel.
-    np.testing.assert_array_equal(examples[2].value[2, :, 5, 7], examples[1].value[2, 5, 7, :])
+    assert shapes == [
+        (10, 3072), (10, 3, 32, 32), (10, 32, 32, 3), (4, 32, 32, 3), (10, 3072), (10, 3072),
+    ]  # fmt: skip
+    rows_, first, last, _, back, interleaved = (e.value for e in examples)
+    # The CIFAR layout: the first 1024 values are the red plane, row by row.
+    np.testing.assert_array_equal(first[2, 0, 5, 7], rows[2, 5 * 32 + 7])
+    np.testing.assert_array_equal(
+        last[2, 5, 7, :], rows[2, [5 * 32 + 7 + c * 1024 for c in range(3)]]
+    )
+    np.testing.assert_array_equal(back, rows)
+    assert examples[4].note == "equals X: True"
+    assert not np.array_equal(interleaved, rows) and "False" in examples[5].note
 
 
 def test_image_examples_reject_the_bias_column() -> None:
-    with pytest.raises(ShapeError, match=r"32\*32\*3 = 3072 columns \(no bias column\)"):
+    with pytest.raises(ShapeError, match=r"3\*32\*32 = 3072 columns \(no bias column\)"):
         ops.image_examples(np.zeros((2, 3073)))
 
 
