@@ -389,6 +389,20 @@ def init_dense(
     return W.astype(dtype), b.astype(dtype)
 
 
+def dense_on_batch(X: np.ndarray, batch: int, units: int, seed: int) -> list[DenseStep]:
+    """The first ``batch`` rows of X (N, D) through a fresh Dense layer of ``units`` units.
+
+    W and b are drawn from ``seed``, in X's dtype; returns ``dense_steps`` of x (batch, D).
+    """
+    _require("dense_on_batch", X, 2)
+    if batch < 1 or units < 1:
+        raise UsageError(f"--batch and --units must be >= 1, got {batch} and {units}")
+    if batch > X.shape[0]:
+        raise UsageError(f"--batch {batch} is more than the {X.shape[0]} samples available")
+    W, b = init_dense(X.shape[1], units, np.random.default_rng(seed), X.dtype)
+    return dense_steps(X[:batch], W, b)
+
+
 def dense_steps(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[DenseStep]:
     """``relu(dot(x, W) + b)`` one operation at a time; x (N, D), W (D, U), b (U,) -> (N, U).
 
@@ -409,9 +423,9 @@ def dense_steps(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[DenseStep]:
         DenseStep("input", "x", "x", str(x.shape), x, x),
         DenseStep("dot", "h = np.dot(x, W)", "naive_matrix_dot(x, W)",
                   f"{x.shape} · {W.shape}", h, h_naive),
-        DenseStep("+ b (broadcast)", "z = h + b", "naive_add_matrix_and_vector(h, b)",
+        DenseStep("+ b", "z = h + b", "naive_add_matrix_and_vector(h, b)",
                   f"{h.shape} + {b.shape}", z, z_naive),
-        DenseStep("relu -> output", "np.maximum(z, 0.)", "naive_relu(z)", str(z.shape),
+        DenseStep("relu", "out = np.maximum(z, 0.)", "naive_relu(z)", str(z.shape),
                   out, out_naive),
     ]  # fmt: skip
 
@@ -455,7 +469,8 @@ def image_examples(
     same = f"equals X: {np.array_equal(back, rows)}"
     return [
         TensorExample("image rows", "X", "(samples, channels*height*width)", rows),
-        TensorExample("images, channels first", f"X.reshape({n}, {channels}, {height}, {width})",
+        TensorExample("images, channels first",
+                      f"X_cf = X.reshape({n}, {channels}, {height}, {width})",
                       "(samples, channels, height, width)", first),
         TensorExample("images, channels last", "images = X_cf.transpose(0, 2, 3, 1)",
                       "(samples, height, width, channels)", last),

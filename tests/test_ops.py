@@ -237,3 +237,16 @@ def test_vector_and_reshape_examples() -> None:
     assert (x.shape, six.shape, two.shape, transposed.shape) == ((3, 2), (6, 1), (2, 3), (20, 300))
     np.testing.assert_array_equal(two.value, [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
     np.testing.assert_array_equal(naive_reshape(x.value, (2, 3)), two.value)
+
+
+def test_dense_on_batch_takes_the_first_rows(rng: np.random.Generator) -> None:
+    X = rng.standard_normal((20, 7)).astype(np.float32)
+    steps = ops.dense_on_batch(X, batch=3, units=2, seed=5)
+    np.testing.assert_array_equal(steps[0].value, X[:3])
+    assert steps[-1].shape == (3, 2) and steps[-1].value.dtype == np.float32
+    again = ops.dense_on_batch(X, batch=3, units=2, seed=5)
+    np.testing.assert_array_equal(again[-1].value, steps[-1].value)
+    with pytest.raises(UsageError, match="--batch 21 is more than the 20 samples"):
+        ops.dense_on_batch(X, batch=21, units=2, seed=5)
+    with pytest.raises(UsageError, match="must be >= 1, got 3 and 0"):
+        ops.dense_on_batch(X, batch=3, units=0, seed=5)
