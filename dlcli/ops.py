@@ -266,6 +266,9 @@ def get_op(name: str) -> Op:
 DEFAULT_SIZES = (16, 32, 64, 128, 256)
 _SLOW = 0.25  # seconds: one call this slow is timed once; its noise is negligible
 _MIN_ROUND = 0.005  # seconds: fast calls are looped so one timing round lasts at least this
+# Fast calls get extra rounds up to this many seconds: on a busy machine a BLAS call can wait a
+# whole scheduler slice for a thread, and more rounds give a quiet one a chance to show.
+_MIN_TOTAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -289,19 +292,21 @@ def best_time(fn: Callable[..., Any], args: Args, repeats: int) -> float:
     if best >= _SLOW:
         return best
     number = max(1, int(_MIN_ROUND / max(best, 1e-9)))
-    for _ in range(repeats):
+    rounds, spent = 0, 0.0
+    while rounds < repeats or (spent < _MIN_TOTAL and rounds < 20 * repeats):
         start = time.perf_counter()
         for _ in range(number):
             fn(*args)
-        best = min(best, (time.perf_counter() - start) / number)
+        elapsed = time.perf_counter() - start
+        best, spent, rounds = min(best, elapsed / number), spent + elapsed, rounds + 1
     return best
 
 
 def _expected_cost(seconds_per_call: float, repeats: int) -> float:
-    # Mirrors best_time: one call when slow, else a first call plus `repeats` rounds.
+    # Mirrors best_time: one call when slow, else a first call plus the timing rounds.
     if seconds_per_call >= _SLOW:
         return seconds_per_call
-    return seconds_per_call + repeats * max(seconds_per_call, _MIN_ROUND)
+    return seconds_per_call + max(repeats * max(seconds_per_call, _MIN_ROUND), _MIN_TOTAL)
 
 
 def _validate_bench(sizes: Sequence[int], repeats: int, time_budget: float) -> None:
