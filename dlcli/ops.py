@@ -473,7 +473,7 @@ def image_examples(
     back, interleaved = first.reshape(n, -1), last.reshape(n, -1)
     same = f"equals X: {np.array_equal(back, rows)}"
     return [
-        TensorExample("image rows", "X", "(samples, channels*height*width)", rows),
+        TensorExample("vector data: image rows", "X", "(samples, channels*height*width)", rows),
         TensorExample("images, channels first",
                       f"X_cf = X.reshape({n}, {channels}, {height}, {width})",
                       "(samples, channels, height, width)", first),

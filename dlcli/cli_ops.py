@@ -1,0 +1,341 @@
+"""``dlcli ops``: see, check and time the tensor operations a Dense layer is made of.
+
+Thin commands: parse options, call :mod:`dlcli.ops` (pure computation) and the API, print rich
+tables on stdout (progress and notes on stderr). numpy, the ops module and matplotlib are
+imported inside the commands so ``dlcli --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from dlcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from dlcli.config import Config
+    from dlcli.ops import BenchRow, DenseStep, Op, TensorExample
+
+ops_app = typer.Typer(
+    help="The tensor operations of a Dense layer relu(dot(x, W) + b): naive loops vs numpy.",
+    no_args_is_help=True,
+)
+
+
+def _out() -> Console:
+    # Made per command, not at import, so the width follows the terminal (and COLUMNS) of the run.
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+# A small built-in data set when no --config is given: enough rows for a batch, generated fast.
+DEFAULT_DATA = {"data": {"num_train": 256, "num_val": 0, "num_test": 1}}
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="A YAML config whose data to use (default: built-in)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a key: KEY.PATH=VALUE (YAML value); repeatable."),
+]
+
+
+def _guarded(fn: Any) -> Any:
+    from dlcli.cli import guarded  # cli.py imports this module, so import it late
+
+    return guarded(fn)
+
+
+def _load_config(path: Path | None, sets: list[str] | None) -> Config:
+    from dlcli.config import apply_sets, load_config, validate
+
+    if path is not None:
+        return load_config(path, sets or [])
+    return validate(apply_sets(DEFAULT_DATA, sets or []), "built-in data (with --set)")
+
+
+# ---------------------------------------------------------------------------------- check
+
+
+@ops_app.command()
+def check(seed: Annotated[int, typer.Option(help="Seed of the tensors.", min=0)] = 0) -> None:
+    """Run every naive operation against numpy on random tensors (the lecture's shapes too)."""
+    import numpy as np
+
+    from dlcli import ops
+
+    out, err = _out(), _err()
+    rows = _guarded(lambda: ops.check(np.random.default_rng(seed)))
+    out.print(_ops_table(ops.OPS.values()))
+    table = Table(box=box.SIMPLE_HEAD, title="naive loops vs numpy on random float64 tensors")
+    table.add_column("operation", min_width=21)
+    for column in ("input shapes", "output shape"):
+        table.add_column(column)
+    table.add_column("max |diff|", justify="right")
+    table.add_column("pass")
+    for r in rows:
+        mark = "[green]ok[/]" if r.passed else "[bold red]FAIL[/]"
+        table.add_row(r.op, r.shapes, str(r.out_shape), f"{r.max_abs_diff:.1e}", mark)
+    out.print(table)
+    failed = sum(not r.passed for r in rows)
+    if failed:
+        err.print(f"[bold red]{failed} of {len(rows)} checks failed[/]")
+        raise typer.Exit(1)
+    err.print(f"all {len(rows)} checks passed")
+
+
+def _ops_table(ops: Iterable[Op]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="the operations")
+    for column in ("operation", "naive loops", "numpy"):
+        table.add_column(column)
+    for op in ops:
+        table.add_row(op.name, op.naive.__name__, op.numpy_text)
+    return table
+
+
+# ---------------------------------------------------------------------------------- bench
+
+
+def parse_sizes(values: Sequence[str]) -> list[int]:
+    """``["16,32", "64"]`` -> [16, 32, 64]; anything else is a one-line UsageError."""
+    sizes = []
+    for part in ",".join(values).split(","):
+        text = part.strip()
+        if not text.isdigit() or int(text) < 1:
+            raise UsageError(f"--sizes: expected positive integers like 16,32,64, got {text!r}")
+        sizes.append(int(text))
+    return sizes
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "skipped"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+@ops_app.command()
+def bench(
+    sizes: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Sizes n (matrices n x n), repeatable or comma-separated "
+            "[default: 16,32,64,128,256].",
+            show_default=False,
+        ),
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Best of this many timings.", min=1)] = 5,
+    budget: Annotated[
+        float, typer.Option(help="Seconds for the naive loops; larger sizes are skipped.", min=0.1)
+    ] = 25.0,
+    op: Annotated[list[str] | None, typer.Option(help="Only this operation; repeatable.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Also write the timings to this CSV.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Also plot them, log-log, as PNG.")] = None,
+) -> None:
+    """Time the naive loops against numpy over growing sizes and print numpy's speedup."""
+    out, err = _out(), _err()
+    from dlcli import ops
+
+    chosen = _guarded(lambda: parse_sizes(sizes) if sizes else list(ops.DEFAULT_SIZES))
+    start = time.perf_counter()
+    with err.status("timing ...") as status:
+
+        def progress(row: BenchRow) -> None:
+            status.update(f"timed {row.op} at n={row.size} ({time.perf_counter() - start:.0f}s)")
+
+        rows = _guarded(lambda: ops.bench(chosen, repeats, budget, op, on_row=progress))
+    out.print(_bench_table(rows))
+    err.print(f"{len(rows)} timings in {time.perf_counter() - start:.1f}s")
+    if csv is not None:
+        _guarded(lambda: write_csv(rows, csv))
+        err.print(f"wrote {csv}")
+    if plot is not None:
+        _guarded(lambda: write_plot(rows, plot))
+        err.print(f"wrote {plot}")
+
+
+def _bench_table(rows: Sequence[BenchRow]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="seconds per call, best of the repeats")
+    table.add_column("operation", min_width=21)
+    table.add_column("n", justify="right")
+    table.add_column("input shapes")
+    for column in ("naive", "numpy", "speedup"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        speedup = "-" if r.speedup is None else f"{r.speedup:,.0f}x"
+        table.add_row(r.op, str(r.size), r.shapes, format_seconds(r.naive_s),
+                      format_seconds(r.numpy_s), speedup)  # fmt: skip
+    return table
+
+
+def _writable(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: the folder {path.parent} does not exist")
+
+
+def write_csv(rows: Sequence[BenchRow], path: Path) -> None:
+    """One line per (operation, size); empty naive/speedup cells where the naive run was skipped."""
+    import csv
+
+    _writable(path)
+    try:
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["op", "size", "shapes", "naive_seconds", "numpy_seconds", "speedup"])
+            for r in rows:
+                writer.writerow([r.op, r.size, r.shapes, _cell(r.naive_s), _cell(r.numpy_s),
+                                 _cell(r.speedup)])  # fmt: skip
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def write_plot(rows: Sequence[BenchRow], path: Path) -> None:
+    """Log-log seconds per call vs n: one colour per operation, naive solid, numpy dashed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    _writable(path)
+    fig = Figure(figsize=(8, 5.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for i, name in enumerate(dict.fromkeys(r.op for r in rows)):
+        mine = [r for r in rows if r.op == name]
+        colour = f"C{i % 10}"
+        timed = [(r.size, r.naive_s) for r in mine if r.naive_s is not None]
+        ax.plot([n for n, _ in timed], [t for _, t in timed], "o-", color=colour, label=name)
+        ax.plot([r.size for r in mine], [r.numpy_s for r in mine], "s--", color=colour, alpha=0.6)
+    sizes = sorted({r.size for r in rows})
+    ax.set(xscale="log", yscale="log", xlabel="size n", ylabel="seconds per call",
+           title="naive Python loops (solid) vs numpy (dashed)")  # fmt: skip
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.minorticks_off()
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot write the plot: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------- dense
+
+
+@ops_app.command()
+def dense(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    batch: Annotated[int, typer.Option(help="Rows of the training split to use.", min=1)] = 8,
+    units: Annotated[int, typer.Option(help="Units of the Dense layer.", min=1)] = 16,
+    seed: Annotated[int, typer.Option(help="Seed of W and b.", min=0)] = 0,
+) -> None:
+    """One Dense layer relu(dot(x, W) + b) on a real batch, step by step, numpy and naive."""
+    out, err = _out(), _err()
+    from dlcli import api, ops
+
+    cfg = _guarded(lambda: _load_config(config, set_))
+    data = _guarded(lambda: api.load_data(cfg))
+    X = data.X_train
+    steps = _guarded(lambda: ops.dense_on_batch(X, batch, units, seed))
+    err.print(
+        f"data: {cfg.data.source}, training split X_train {X.shape} {X.dtype}; "
+        f"x = X_train[:{batch}]; W ({X.shape[1]}, {units}) and b ({units},) drawn with seed {seed}"
+    )
+    out.print(_dense_table(steps))
+    out.print(_naive_table(steps))
+    first = ", ".join(f"{v:.3f}" for v in steps[-1].value[0, :8])
+    out.print(f"output[0, :8] = [{first}]")
+    if "image_shape" in data.info and X.shape[1] == _pixels(data.info) + 1:
+        err.print(
+            f"note: the last of the {X.shape[1]} input columns is the bias trick's 1s, so W's "
+            "last row acts as a bias too; + b is the lecture's explicit form."
+        )
+
+
+def _dense_table(steps: Sequence[DenseStep]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="relu(dot(x, W) + b), one operation at a time")
+    for column in ("step", "numpy", "shapes"):
+        table.add_column(column)
+    for s in steps:
+        shapes = s.operands if s.name == "input" else f"{s.operands} -> {s.shape}"
+        table.add_row(s.name, s.numpy_expr, shapes)
+    return table
+
+
+def _naive_table(steps: Sequence[DenseStep]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="the same with the naive loops")
+    for column in ("naive loops", "shape"):
+        table.add_column(column)
+    table.add_column("max |naive - numpy|", justify="right")
+    for s in steps[1:]:
+        table.add_row(s.naive_expr, str(s.shape), f"{s.max_abs_diff:.1e}")
+    return table
+
+
+def _pixels(info: dict[str, Any]) -> int:
+    height, width, channels = info["image_shape"]
+    return int(height * width * channels)
+
+
+# ---------------------------------------------------------------------------------- shapes
+
+
+@ops_app.command()
+def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """The lecture's data tensors built from our data, and its reshape example."""
+    out, err = _out(), _err()
+    from dlcli import api, ops
+
+    cfg = _guarded(lambda: _load_config(config, set_))
+    data = _guarded(lambda: api.load_data(cfg))
+    X = data.X_train
+    if "image_shape" in data.info:
+        pixels = _pixels(data.info)
+        # The image rows double as the vector-data example until a table source exists.
+        examples = _guarded(lambda: ops.image_examples(X[:, :pixels], data.info["image_shape"]))
+        where = f"X = X_train[:, :{pixels}], the training split without its bias column"
+    else:
+        examples = [ops.vector_examples(X, data.feature_names)]
+        where = "X = X_train, the training split"
+    err.print(f"data: {cfg.data.source}; {where}")
+    out.print(_examples_table(f"data tensors from {cfg.data.source} ({X.dtype})", examples))
+    out.print(_reshape_table(ops.reshape_examples()))
+
+
+def _examples_table(title: str, examples: Sequence[TensorExample]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=title, show_lines=True)
+    for column in ("tensor  [dim](axes)[/]", "expression", "shape", "ndim"):
+        table.add_column(column)
+    for e in examples:
+        lines = [f"[bold]{e.name}[/]", f"[dim]{e.axes}[/]", *([e.note] if e.note else [])]
+        table.add_row("\n".join(lines), e.expression, str(e.shape), str(e.value.ndim))
+    return table
+
+
+def _reshape_table(examples: Sequence[TensorExample]) -> Table:
+    import numpy as np
+
+    table = Table(box=box.SIMPLE_HEAD, title="reshaping (the lecture's example)")
+    for column in ("expression", "shape", "value"):
+        table.add_column(column)
+    for e in examples:
+        shown = np.array2string(e.value) if e.value.size <= 6 else "..."
+        table.add_row(e.expression, str(e.shape), shown)
+    return table
