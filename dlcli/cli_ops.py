@@ -8,9 +8,9 @@ imported inside the commands so ``dlcli --help`` stays fast.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich import box
@@ -22,6 +22,8 @@ from dlcli.errors import UsageError
 if TYPE_CHECKING:
     from dlcli.config import Config
     from dlcli.ops import BenchRow, DenseStep, Op, TensorExample
+
+T = TypeVar("T")
 
 ops_app = typer.Typer(
     help="The tensor operations of a Dense layer relu(dot(x, W) + b): naive loops vs numpy.",
@@ -51,7 +53,7 @@ SetOpt = Annotated[
 ]
 
 
-def _guarded(fn: Any) -> Any:
+def _guarded(fn: Callable[[], T]) -> T:
     from dlcli.cli import guarded  # cli.py imports this module, so import it late
 
     return guarded(fn)
@@ -159,6 +161,8 @@ def bench(
         rows = _guarded(lambda: ops.bench(chosen, repeats, budget, op, on_row=progress))
     out.print(_bench_table(rows))
     err.print(f"{len(rows)} timings in {time.perf_counter() - start:.1f}s")
+    if any(r.naive_s is None for r in rows):
+        err.print(f"naive loops marked skipped would have overrun --budget {budget:g}s")
     if csv is not None:
         _guarded(lambda: write_csv(rows, csv))
         err.print(f"wrote {csv}")

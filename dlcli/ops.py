@@ -336,6 +336,8 @@ def bench(
     """
     _validate_bench(sizes, repeats, time_budget)
     names = list(ops) if ops is not None else list(OPS)
+    for name in names:
+        get_op(name)  # an unknown name fails before any timing starts
     rng = rng if rng is not None else np.random.default_rng(0)
     start = time.perf_counter()
     last: dict[str, tuple[int, float]] = {}  # op -> (size, naive seconds) of its last timing

@@ -71,9 +71,13 @@ def test_bench_with_tiny_sizes_writes_csv_and_png(tmp_path: Path) -> None:
 
 
 def test_bench_one_operation_reports_skips_over_budget() -> None:
-    result = run("bench", "--op", "vector_dot", "--sizes", "4", "--repeats", "1", "--budget", "0.1")
+    # The naive 512 x 512 product is predicted from n=4 at about a minute: over a 1 s budget.
+    result = run("bench", "--op", "matrix_dot", "--sizes", "4,512", "--repeats", "1",
+                 "--budget", "1")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "vector_dot" in result.stdout and "relu" not in result.stdout
+    assert "matrix_dot" in result.stdout and "relu" not in result.stdout
+    assert "(512, 512), (512, 512)" in result.stdout and "skipped" in result.stdout
+    assert "would have overrun --budget 1s" in result.stderr
 
 
 @pytest.mark.parametrize(
