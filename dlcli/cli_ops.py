@@ -144,6 +144,9 @@ def bench(
         float, typer.Option(help="Seconds for the naive loops; larger sizes are skipped.", min=0.1)
     ] = 25.0,
     op: Annotated[list[str] | None, typer.Option(help="Only this operation; repeatable.")] = None,
+    blas_threads: Annotated[
+        int, typer.Option(help="BLAS threads for numpy; 0 for numpy's default.", min=0)
+    ] = 1,
     csv: Annotated[Path | None, typer.Option(help="Also write the timings to this CSV.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also plot them, log-log, as PNG.")] = None,
 ) -> None:
@@ -158,9 +161,13 @@ def bench(
         def progress(row: BenchRow) -> None:
             status.update(f"timed {row.op} at n={row.size} ({time.perf_counter() - start:.0f}s)")
 
-        rows = _guarded(lambda: ops.bench(chosen, repeats, budget, op, on_row=progress))
+        threads = blas_threads or None
+        rows = _guarded(
+            lambda: ops.bench(chosen, repeats, budget, op, on_row=progress, blas_threads=threads)
+        )
     out.print(_bench_table(rows))
-    err.print(f"{len(rows)} timings in {time.perf_counter() - start:.1f}s")
+    blas = f"{blas_threads} BLAS thread(s)" if blas_threads else "numpy's default BLAS threads"
+    err.print(f"{len(rows)} timings in {time.perf_counter() - start:.1f}s, numpy with {blas}")
     if any(r.naive_s is None for r in rows):
         err.print(f"naive loops marked skipped would have overrun --budget {budget:g}s")
     if csv is not None:

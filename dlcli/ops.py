@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,7 +310,9 @@ def _expected_cost(seconds_per_call: float, repeats: int) -> float:
     return seconds_per_call + max(repeats * max(seconds_per_call, _MIN_ROUND), _MIN_TOTAL)
 
 
-def _validate_bench(sizes: Sequence[int], repeats: int, time_budget: float) -> None:
+def _validate_bench(
+    sizes: Sequence[int], repeats: int, time_budget: float, blas_threads: int | None
+) -> None:
     if not sizes:
         raise UsageError("bench needs at least one size")
     if any(n < 1 for n in sizes):
@@ -318,6 +321,8 @@ def _validate_bench(sizes: Sequence[int], repeats: int, time_budget: float) -> N
         raise UsageError(f"bench repeats must be >= 1, got {repeats}")
     if time_budget <= 0:
         raise UsageError(f"bench time budget must be > 0 seconds, got {time_budget}")
+    if blas_threads is not None and blas_threads < 1:
+        raise UsageError(f"bench BLAS threads must be >= 1 (or None), got {blas_threads}")
 
 
 def bench(
@@ -327,25 +332,51 @@ def bench(
     ops: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
     on_row: Callable[[BenchRow], None] | None = None,
+    blas_threads: int | None = 1,
 ) -> list[BenchRow]:
     """Time every operation's naive loops and numpy twin at each size n (see ``Op.bench_inputs``).
 
     Sizes run smallest first across all operations; a naive timing whose predicted cost (from the
     previous size and the operation's work exponent) would overrun ``time_budget`` seconds is
     skipped, together with the larger sizes of that operation. Rows come back by operation, size.
+
+    ``blas_threads`` caps numpy's BLAS threads while timing (None: numpy's default). One thread
+    compares like with like, as the loops use one core, and it avoids a trap on small machines:
+    a BLAS worker left idle through a long Python loop cost 10-25 ms per np.dot here (2 vCPUs).
     """
-    _validate_bench(sizes, repeats, time_budget)
+    _validate_bench(sizes, repeats, time_budget, blas_threads)
     names = list(ops) if ops is not None else list(OPS)
     for name in names:
         get_op(name)  # an unknown name fails before any timing starts
     rng = rng if rng is not None else np.random.default_rng(0)
+    with _blas_limit(blas_threads):
+        rows = _time_all(sorted(set(sizes)), names, repeats, time_budget, rng, on_row)
+    return sorted(rows, key=lambda r: (names.index(r.op), r.size))
+
+
+def _blas_limit(threads: int | None) -> AbstractContextManager[Any]:
+    if threads is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def _time_all(
+    sizes: Sequence[int],
+    names: Sequence[str],
+    repeats: int,
+    time_budget: float,
+    rng: np.random.Generator,
+    on_row: Callable[[BenchRow], None] | None,
+) -> list[BenchRow]:
     start = time.perf_counter()
     last: dict[str, tuple[int, float]] = {}  # op -> (size, naive seconds) of its last timing
     skipped: set[str] = set()
     rows: list[BenchRow] = []
-    for n in sorted(set(sizes)):
+    for n in sizes:
         for name in names:
-            op = get_op(name)
+            op = OPS[name]
             args = op.bench_inputs(n, rng)
             naive_s = None
             if name not in skipped:
@@ -356,13 +387,11 @@ def bench(
                     last[name] = (n, naive_s)
                 else:
                     skipped.add(name)
-            row = BenchRow(
-                name, n, describe_args(args), naive_s, best_time(op.numpy, args, repeats)
-            )
-            rows.append(row)
+            numpy_s = best_time(op.numpy, args, repeats)
+            rows.append(BenchRow(name, n, describe_args(args), naive_s, numpy_s))
             if on_row is not None:
-                on_row(row)
-    return sorted(rows, key=lambda r: (names.index(r.op), r.size))
+                on_row(rows[-1])
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------

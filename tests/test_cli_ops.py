@@ -73,11 +73,12 @@ def test_bench_with_tiny_sizes_writes_csv_and_png(tmp_path: Path) -> None:
 def test_bench_one_operation_reports_skips_over_budget() -> None:
     # The naive 512 x 512 product is predicted from n=4 at about a minute: over a 1 s budget.
     result = run("bench", "--op", "matrix_dot", "--sizes", "4,512", "--repeats", "1",
-                 "--budget", "1")  # fmt: skip
+                 "--budget", "1", "--blas-threads", "0")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "matrix_dot" in result.stdout and "relu" not in result.stdout
     assert "(512, 512), (512, 512)" in result.stdout and "skipped" in result.stdout
     assert "would have overrun --budget 1s" in result.stderr
+    assert "numpy with numpy's default BLAS threads" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,22 @@ def test_bench_times_every_op_and_size(rng: np.random.Generator) -> None:
     assert next(r for r in rows if r.op == "matrix_dot" and r.size == 4).shapes == "(4, 4), (4, 4)"
 
 
+def test_bench_limits_blas_threads_only_while_timing() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen: list[list[int]] = []
+    ops.bench(
+        sizes=[2], repeats=1, ops=["matrix_dot"], on_row=lambda r: seen.append(blas_threads())
+    )
+    assert seen == [[1] * len(before)]
+    assert blas_threads() == before
+    assert ops.bench(sizes=[2], repeats=1, ops=["add"], blas_threads=None)[0].numpy_s > 0
+
+
 def test_bench_skips_naive_timings_over_the_budget() -> None:
     rows = ops.bench(sizes=[2, 4], repeats=1, time_budget=1e-9, ops=["add"])
     assert [(r.naive_s, r.speedup) for r in rows] == [(None, None), (None, None)]
@@ -183,6 +199,7 @@ def test_bench_skips_naive_timings_over_the_budget() -> None:
         ({"sizes": [4, 0]}, r"sizes must be >= 1, got \[4, 0\]"),
         ({"repeats": 0}, "repeats must be >= 1, got 0"),
         ({"time_budget": 0.0}, "budget must be > 0 seconds"),
+        ({"blas_threads": 0}, r"BLAS threads must be >= 1 \(or None\), got 0"),
     ],
 )
 def test_bench_rejects_bad_settings(kwargs: dict[str, Any], message: str) -> None:
