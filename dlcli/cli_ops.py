@@ -317,26 +317,49 @@ def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     cfg = _guarded(lambda: _load_config(config, set_))
     data = _guarded(lambda: api.load_data(cfg))
     X = data.X_train
-    if "image_shape" in data.info:
-        pixels = _pixels(data.info)
-        # The image rows double as the vector-data example until a table source exists.
-        examples = _guarded(lambda: ops.image_examples(X[:, :pixels], data.info["image_shape"]))
-        where = f"X = X_train[:, :{pixels}], the training split without its bias column"
+    if "image_shape" not in data.info:
+        err.print(f"data: {cfg.data.source}; X_train is the training split")
+        vectors = ops.vector_examples(X, data.feature_names, "X_train")
+        out.print(_examples_table(f"vector data from {cfg.data.source}", [vectors]))
     else:
-        examples = [ops.vector_examples(X, data.feature_names)]
-        where = "X = X_train, the training split"
-    err.print(f"data: {cfg.data.source}; {where}")
-    out.print(_examples_table(f"data tensors from {cfg.data.source} ({X.dtype})", examples))
+        pixels = _pixels(data.info)
+        images = _guarded(lambda: ops.image_examples(X[:, :pixels], data.info["image_shape"]))
+        vectors = _guarded(lambda: _house_vectors(cfg.seed))
+        err.print(
+            f"data: {cfg.data.source}; X = X_train[:, :{pixels}], the training split without "
+            "its bias column; vector data from the built-in synthetic houses"
+        )
+        out.print(_examples_table("vector data: the built-in synthetic house table", [vectors]))
+        out.print(_examples_table(f"image data from {cfg.data.source}", images))
     out.print(_reshape_table(ops.reshape_examples()))
+
+
+HOUSE_ROWS = 256
+
+
+def _house_vectors(seed: int) -> TensorExample:
+    """The built-in synthetic house table as vector data (zipcodes left out: 70 one-hot columns)."""
+    import numpy as np
+
+    from dlcli import ops
+    from dlcli.data.houses import encode_houses, synthetic_houses
+
+    columns = synthetic_houses(HOUSE_ROWS, np.random.default_rng(seed))
+    table = encode_houses(columns, zipcode="drop")
+    expression = f'encode_houses(synthetic_houses({HOUSE_ROWS}), zipcode="drop").X'
+    return ops.vector_examples(table.X, table.feature_names, expression)
 
 
 def _examples_table(title: str, examples: Sequence[TensorExample]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, title=title, show_lines=True)
-    for column in ("tensor  [dim](axes)[/]", "expression", "shape", "ndim"):
+    table.add_column("tensor  [dim](axes)[/]")
+    table.add_column("expression", overflow="fold")
+    for column in ("shape", "ndim", "dtype"):
         table.add_column(column)
     for e in examples:
         lines = [f"[bold]{e.name}[/]", f"[dim]{e.axes}[/]", *([e.note] if e.note else [])]
-        table.add_row("\n".join(lines), e.expression, str(e.shape), str(e.value.ndim))
+        table.add_row("\n".join(lines), e.expression, str(e.shape), str(e.value.ndim),
+                      str(e.value.dtype))  # fmt: skip
     return table
 
 

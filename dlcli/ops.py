@@ -504,7 +504,7 @@ def image_examples(
     back, interleaved = first.reshape(n, -1), last.reshape(n, -1)
     same = f"equals X: {np.array_equal(back, rows)}"
     return [
-        TensorExample("vector data: image rows", "X", "(samples, channels*height*width)", rows),
+        TensorExample("image rows", "X", "(samples, channels*height*width)", rows),
         TensorExample("images, channels first",
                       f"X_cf = X.reshape({n}, {channels}, {height}, {width})",
                       "(samples, channels, height, width)", first),
@@ -520,12 +520,15 @@ def image_examples(
     ]  # fmt: skip
 
 
-def vector_examples(table: np.ndarray, feature_names: Sequence[str] | None = None) -> TensorExample:
-    """A table as vector data: X (samples, features)."""
+def vector_examples(
+    table: np.ndarray, feature_names: Sequence[str] | None = None, expression: str = "X"
+) -> TensorExample:
+    """A table as the lecture's vector data: X (samples, features), naming a few features."""
     _require("vector_examples", table, 2)
-    names = f": {', '.join(feature_names)}" if feature_names else ""
-    axes = f"(samples, features{names})"
-    return TensorExample("vector data", "X", axes, table)
+    names = list(feature_names or [])
+    shown = ", ".join(names[:4]) + (f", ... ({len(names)} in all)" if len(names) > 4 else "")
+    axes = f"(samples, features: {shown})" if names else "(samples, features)"
+    return TensorExample("vector data", expression, axes, table)
 
 
 def reshape_examples() -> list[TensorExample]:

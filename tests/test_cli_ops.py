@@ -136,6 +136,8 @@ def test_shapes_prints_the_lectures_tensors() -> None:
     for shape in ("(12, 3072)", "(12, 3, 32, 32)", "(12, 32, 32, 3)", "(6, 1)", "(2, 3)"):
         assert shape in out
     assert "(samples, height, width, channels)" in out and "equals X: True" in out
+    # Vector data from the built-in synthetic house table, whatever the configured images.
+    assert "vector data" in out and "(256, 19)" in out and "sale_year" in out
 
 
 def test_parse_sizes_and_format_seconds() -> None:

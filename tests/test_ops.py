@@ -256,6 +256,8 @@ def test_image_examples_reject_the_bias_column() -> None:
 def test_vector_and_reshape_examples() -> None:
     vec = ops.vector_examples(np.zeros((5, 2)), ["area", "rooms"])
     assert vec.shape == (5, 2) and vec.axes == "(samples, features: area, rooms)"
+    many = ops.vector_examples(np.zeros((5, 6)), list("abcdef"), "T")
+    assert many.expression == "T" and many.axes == "(samples, features: a, b, c, d, ... (6 in all))"
     x, six, two, transposed = ops.reshape_examples()
     assert (x.shape, six.shape, two.shape, transposed.shape) == ((3, 2), (6, 1), (2, 3), (20, 300))
     np.testing.assert_array_equal(two.value, [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
