@@ -60,11 +60,18 @@ def _guarded(fn: Callable[[], T]) -> T:
 
 
 def _load_config(path: Path | None, sets: list[str] | None) -> Config:
-    from dlcli.config import apply_sets, load_config, validate
+    from dlcli.config import TABLE_SOURCES, apply_sets, load_config, validate
 
     if path is not None:
         return load_config(path, sets or [])
-    return validate(apply_sets(DEFAULT_DATA, sets or []), "built-in data (with --set)")
+    raw = apply_sets(DEFAULT_DATA, sets or [])
+    data = raw.get("data")
+    # These commands use the data only, but a config must pair a table with a regression model.
+    if isinstance(data, dict) and data.get("source") in TABLE_SOURCES:
+        model = raw.setdefault("model", {})
+        if isinstance(model, dict):
+            model.setdefault("name", "linear-regression")
+    return validate(raw, "built-in data" + (" (with --set)" if sets else ""))
 
 
 # ---------------------------------------------------------------------------------- check
@@ -334,20 +341,22 @@ def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     out.print(_reshape_table(ops.reshape_examples()))
 
 
-HOUSE_ROWS = 256
+# The vector-data example when the configured data are images; zipcodes (70 one-hot columns)
+# are left out so the feature names stay readable.
+HOUSES = {
+    "data": {"source": "houses-synthetic", "num_train": 256, "num_val": 0, "num_test": 1,
+             "zipcode": "drop"},
+    "model": {"name": "linear-regression"},
+}  # fmt: skip
 
 
 def _house_vectors(seed: int) -> TensorExample:
-    """The built-in synthetic house table as vector data (zipcodes left out: 70 one-hot columns)."""
-    import numpy as np
+    """The training split of the built-in synthetic house table, as the lecture's vector data."""
+    from dlcli import api, ops
+    from dlcli.config import validate
 
-    from dlcli import ops
-    from dlcli.data.houses import encode_houses, synthetic_houses
-
-    columns = synthetic_houses(HOUSE_ROWS, np.random.default_rng(seed))
-    table = encode_houses(columns, zipcode="drop")
-    expression = f'encode_houses(synthetic_houses({HOUSE_ROWS}), zipcode="drop").X'
-    return ops.vector_examples(table.X, table.feature_names, expression)
+    data = api.load_data(validate({**HOUSES, "seed": seed}, "built-in houses"))
+    return ops.vector_examples(data.X_train, data.feature_names, "X_train (houses-synthetic)")
 
 
 def _examples_table(title: str, examples: Sequence[TensorExample]) -> Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,7 @@ def test_shapes_prints_the_lectures_tensors() -> None:
         assert shape in out
     assert "(samples, height, width, channels)" in out and "equals X: True" in out
     # Vector data from the built-in synthetic house table, whatever the configured images.
-    assert "vector data" in out and "(256, 19)" in out and "sale_year" in out
+    assert "vector data" in out and "X_train (houses-synthetic)" in out and "sale_year" in out
 
 
 def test_parse_sizes_and_format_seconds() -> None:
@@ -147,3 +148,15 @@ def test_parse_sizes_and_format_seconds() -> None:
     assert [format_seconds(s) for s in (2.5, 0.0125, 3e-6, 5e-8, None)] == [
         "2.5 s", "12.5 ms", "3 µs", "50 ns", "skipped",
     ]  # fmt: skip
+
+
+def test_dense_and_shapes_on_the_house_table() -> None:
+    houses = ["--set", "data.source=houses-synthetic", *SMALL]
+    shapes = run("shapes", *houses)
+    assert shapes.exit_code == 0, shapes.output
+    assert "vector data from houses-synthetic" in shapes.stdout
+    assert re.search(r"\(12, \d+\)", shapes.stdout) and "image data" not in shapes.stdout
+    dense = run("dense", *houses, "--batch", "3", "--units", "2")
+    assert dense.exit_code == 0, dense.output
+    assert re.search(r"\(3, (\d+)\) · \(\1, 2\) -> \(3, 2\)", dense.stdout)
+    assert "bias trick" not in dense.stderr
