@@ -31,6 +31,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 err_console = Console(stderr=True)
+PIPE_WIDTH = 160  # tables written to a pipe or file: rich would otherwise assume 80 columns
+
+
+def out_console() -> Console:
+    """A console for stdout, made per command so its width follows the terminal of the run;
+    when stdout is not a terminal, wide enough that tables are not cut."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 app.add_typer(ops_app, name="ops")
 
 T = TypeVar("T")
@@ -138,7 +145,7 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     ]
     if result.get("error"):
         lines.append(f"  [red]{result['error']}[/]")
-    console = err_console if as_json else Console()
+    console = err_console if as_json else out_console()
     console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dlcli.cli import ConfigArg, SetOpt, err_console, guarded, load_configs
+from dlcli.cli import ConfigArg, SetOpt, err_console, guarded, load_configs, out_console
 
 data_app = typer.Typer(help="Inspect data sets as tensors; download CIFAR-10.",
                        no_args_is_help=True)
@@ -27,7 +27,7 @@ def info(config: ConfigArg, set_: SetOpt = None,
     if as_json:
         print(json.dumps(desc))
         return
-    _show(desc, Console())
+    _show(desc, out_console())
 
 
 def _show(desc: dict[str, Any], console: Console) -> None:

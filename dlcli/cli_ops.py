@@ -32,8 +32,9 @@ ops_app = typer.Typer(
 
 
 def _out() -> Console:
-    # Made per command, not at import, so the width follows the terminal (and COLUMNS) of the run.
-    return Console()
+    from dlcli.cli import out_console
+
+    return out_console()
 
 
 def _err() -> Console:
