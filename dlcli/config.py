@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dlcli.errors import ConfigError
 
-DataSource = Literal["cifar10-synthetic", "cifar10", "houses", "houses-synthetic"]
-ModelName = Literal["svm", "softmax", "mlp", "linear-regression", "mlp-regression"]
+DataSource = Literal["cifar10-synthetic", "cifar10", "houses", "houses-synthetic", "landscape"]
+ModelName = Literal["svm", "softmax", "mlp", "linear-regression", "mlp-regression", "landscape"]
 CLASSIFIERS = ("svm", "softmax", "mlp")
 REGRESSORS = ("linear-regression", "mlp-regression")
 IMAGE_SOURCES = ("cifar10-synthetic", "cifar10")
@@ -27,6 +27,12 @@ FILE_SOURCES = ("cifar10", "houses")
 StrategyName = Literal[
     "random-search", "random-local-search", "numerical-gd", "gd", "sgd", "momentum"
 ]
+UpdateName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+ScheduleName = Literal["constant", "step", "exponential", "cosine"]
+LandscapeName = Literal["ill-conditioned", "saddle", "rosenbrock"]
+# The strategies that take gradient steps, and so use an update rule and a schedule.
+GRADIENT_STRATEGIES = ("numerical-gd", "gd", "sgd", "momentum")
+_LANDSCAPE_KEYS = ("function", "start", "noise")
 
 
 class _Section(BaseModel):
@@ -58,6 +64,10 @@ class DataConfig(_Section):
     zipcode: Literal["onehot", "drop"] = "onehot"
     date: Literal["year-month", "days"] = "year-month"
     drop_invalid: bool = False
+    # data.source: landscape only: a 2-D function, where to start, gradient noise.
+    function: LandscapeName = "ill-conditioned"
+    start: tuple[float, float] | None = None  # None: the function's usual start
+    noise: float = Field(0.0, ge=0)  # sigma of Gaussian noise added to every gradient
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +108,11 @@ class DataConfig(_Section):
         if "normalize" in self.model_fields_set and self.source not in IMAGE_SOURCES:
             raise ValueError(f"data.normalize applies to images only (the house table is always "
                              f"standardized), not to data.source {self.source}")
+        if self.source != "landscape":
+            for key in _LANDSCAPE_KEYS:
+                if key in self.model_fields_set:
+                    raise ValueError(f"data.{key} applies to data.source: landscape only "
+                                     f"(data.source is {self.source!r})")
         return self
 
 
@@ -128,6 +143,45 @@ class StrategyConfig(_Section):
     step_size: float = Field(1e-4, gt=0)
     h: float = Field(1e-5, gt=0)
     eval_batch: int | None = Field(None, gt=0)
+    # The update rule of the gradient strategies; None: implied by name (momentum -> momentum,
+    # otherwise sgd). name: gd takes full-batch steps with it, name: sgd minibatch steps.
+    update: UpdateName | None = None
+    beta1: float = Field(0.9, ge=0, lt=1)  # adam
+    beta2: float = Field(0.999, ge=0, lt=1)  # adam
+    decay_rate: float = Field(0.99, ge=0, lt=1)  # rmsprop
+    eps: float = Field(1e-7, gt=0)  # adagrad, rmsprop, adam
+    schedule: ScheduleName = "constant"
+    lr_decay: float = Field(0.5, gt=0, le=1)  # step, exponential: factor per lr_step_every
+    lr_step_every: int = Field(100, gt=0)
+    weight_decay: float = Field(0.0, ge=0)  # decoupled: W -= lr * weight_decay * W
+    clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm; None: off
+    diverge_factor: float | None = Field(1e3, gt=1)  # stop when loss > factor * first loss
+    max_seconds: float = Field(600.0, gt=0)  # numerical-gd: refuse runs estimated longer
+
+    @model_validator(mode="after")
+    def _update_fits_name(self) -> StrategyConfig:
+        if self.update is None:
+            return self
+        if self.name not in GRADIENT_STRATEGIES:
+            raise ValueError(f"strategy.update applies to {', '.join(GRADIENT_STRATEGIES)}; "
+                             f"{self.name} takes no gradient steps")
+        if self.name == "momentum" and self.update != "momentum":
+            raise ValueError(f"strategy.update {self.update!r} contradicts strategy.name "
+                             f"'momentum'; use name: sgd (minibatch) or gd (full batch)")
+        return self
+
+    @property
+    def update_rule(self) -> str:
+        """The update rule in force: ``update``, else the one ``name`` implies."""
+        return self.update or ("momentum" if self.name == "momentum" else "sgd")
+
+
+class EarlyStopping(_Section):
+    """Stop when the validation metric has not improved by more than ``min_delta`` for
+    ``patience`` evaluations in a row (evaluations happen every ``eval_every`` iterations)."""
+
+    patience: int = Field(5, gt=0)
+    min_delta: float = Field(0.0, ge=0)
 
 
 class Config(_Section):
@@ -137,9 +191,29 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
     eval_every: int = Field(50, gt=0)
+    early_stopping: EarlyStopping | None = None
+    keep: Literal["best", "last"] = "last"  # the weights saved and tested: best validation
+
+    @model_validator(mode="before")
+    @classmethod
+    def _landscape_model(cls, raw: Any) -> Any:
+        """A landscape's function is its model: ``model.name`` defaults to ``landscape``."""
+        if not isinstance(raw, Mapping):
+            return raw
+        data, model = raw.get("data"), raw.get("model")
+        if isinstance(data, Mapping) and data.get("source") == "landscape":
+            if model is None:
+                return {**raw, "model": {"name": "landscape"}}
+            if isinstance(model, Mapping) and "name" not in model:
+                return {**raw, "model": {**model, "name": "landscape"}}
+        return raw
 
     @model_validator(mode="after")
     def _fits_the_data(self) -> Config:
+        if (self.data.source == "landscape") != (self.model.name == "landscape"):
+            raise ValueError(f"model.name {self.model.name!r} does not fit data.source "
+                             f"{self.data.source!r}: model.name: landscape goes with "
+                             f"data.source: landscape only")
         n_train = self.data.num_train
         eval_batch = self.strategy.eval_batch
         if eval_batch is not None and isinstance(n_train, int) and eval_batch > n_train:
@@ -261,7 +335,7 @@ def describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
         allowed = _literal_choices(err)
         hint = _did_you_mean(str(value), allowed)
         return f"{key}: unknown name {value!r}{hint}; expected one of: {', '.join(allowed)}"
-    if kind == "value_error" and not loc:
+    if kind == "value_error":  # our own cross-field checks: their text names the keys
         return str(err.get("msg", "")).removeprefix("Value error, ")
     msg = _lower_first(str(err.get("msg", "invalid value")))
     if kind in {"model_type", "dict_type"}:
