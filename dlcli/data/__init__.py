@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "landscape"]  # landscape: no data, f(w)
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     task: Task = "classification"
-    num_classes: int = 0  # 0 for regression
+    num_classes: int = 0  # 0 for regression and landscapes
     feature_names: list[str] | None = None
     # Source-specific facts: e.g. {"image_shape": (32, 32, 3)} or the target transform.
     info: dict[str, Any] = field(default_factory=dict)

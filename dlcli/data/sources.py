@@ -14,6 +14,7 @@ import numpy as np
 from dlcli.config import DataConfig
 from dlcli.data import Dataset
 from dlcli.data.cifar import image_dataset, synthetic_dataset
+from dlcli.data.landscape import landscape_dataset
 from dlcli.errors import DataError
 
 SYNTHETIC_HOUSE_ROWS = 10_000  # rows generated when the split is given as fractions
@@ -83,6 +84,7 @@ SOURCES: dict[str, Callable[[DataConfig, int], Dataset]] = {
     "cifar10": _cifar10,
     "houses": _houses,
     "houses-synthetic": _houses_synthetic,
+    "landscape": lambda cfg, seed: landscape_dataset(cfg.function, cfg.start, cfg.noise),
 }
 
 

@@ -11,7 +11,9 @@ from typing import Protocol
 import numpy as np
 
 from dlcli.config import ModelConfig
+from dlcli.data import Dataset
 from dlcli.models import linear
+from dlcli.models.landscape import LandscapeModel
 from dlcli.models.losses import mse_loss, softmax_loss, svm_loss
 from dlcli.models.mlp import MLP
 
@@ -40,8 +42,16 @@ MODELS: dict[str, Callable[[ModelConfig], Model]] = {
                            cfg.reg, cfg.init_scale),
     "mlp-regression": lambda cfg: MLP(tuple(cfg.hidden), mse_loss, cfg.reg, cfg.init_scale,
                                       regression=True),
+    "landscape": lambda cfg: _needs_data(cfg),
 }
 
 
-def build_model(cfg: ModelConfig) -> Model:
+def build_model(cfg: ModelConfig, data: Dataset | None = None) -> Model:
+    """The configured model; a landscape's model is the function its data names."""
+    if data is not None and data.task == "landscape":
+        return LandscapeModel.from_dataset(data)
     return MODELS[cfg.name](cfg)
+
+
+def _needs_data(cfg: ModelConfig) -> Model:
+    raise ValueError("model.name: landscape is built from its data: build_model(cfg, data)")
