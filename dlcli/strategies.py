@@ -16,8 +16,9 @@ import numpy as np
 from dlcli import optim
 from dlcli.config import StrategyConfig
 from dlcli.data import Dataset
-from dlcli.gradcheck import numerical_gradient
+from dlcli.errors import ConfigError
 from dlcli.models import Model, Params
+from dlcli.numgrad import estimate_seconds, human_seconds, numerical_gradient_fast
 
 
 @dataclass
@@ -48,13 +49,19 @@ def _eval_set(data: Dataset, cfg: StrategyConfig, rng: np.random.Generator
 
 def random_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
                   rng: np.random.Generator) -> Iterator[Step]:
-    """Each iteration draws a fresh ``W = init_scale * randn``; keep the lowest loss seen."""
+    """Each iteration draws a fresh ``W = init_scale * randn``; keep the lowest loss seen.
+
+    A model may say how to draw instead (``sample_params(rng)``): a landscape draws a point
+    of its plotting box.
+    """
     X, y = _eval_set(data, cfg, rng)
+    sample = getattr(model, "sample_params", None)
     best, best_loss = params, model.loss(params, X, y)
     it = 0
     while True:
         it += 1
-        trial = model.init_params(data.n_features, data.n_outputs, rng)
+        trial = (sample(rng) if sample is not None
+                 else model.init_params(data.n_features, data.n_outputs, rng))
         loss = model.loss(trial, X, y)
         accepted = loss < best_loss
         if accepted:
@@ -79,65 +86,115 @@ def random_local_search(model: Model, data: Dataset, cfg: StrategyConfig, params
         yield Step(it, current_loss, current, 1, accepted)
 
 
+GradFn = Callable[[Params, np.ndarray, np.ndarray], tuple[float, Params]]
+
+
+Batches = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+def _batches(data: Dataset, batch: int | None, rng: np.random.Generator) -> Batches:
+    """The rows of each step: the whole training split, or ``batch`` random rows."""
+    n = data.X_train.shape[0]
+    if batch is None or batch >= n:
+        return lambda: (data.X_train, data.y_train)
+
+    def draw() -> tuple[np.ndarray, np.ndarray]:
+        idx = rng.integers(0, n, size=batch)
+        return data.X_train[idx], data.y_train[idx]
+
+    return draw
+
+
+def _descend(data: Dataset, cfg: StrategyConfig, params: Params, rng: np.random.Generator,
+             grad_fn: GradFn, batches: Batches, evals: int = 1) -> Iterator[Step]:
+    """Shared loop of the gradient methods: rows, gradient, noise, clipping, learning rate of
+    this step, update rule, weight decay. ``params`` are updated in place."""
+    rule = optim.UPDATES[cfg.update_rule]
+    schedule = optim.SCHEDULES[cfg.schedule]
+    hyper = {"rho": cfg.rho, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps,
+             "decay_rate": cfg.decay_rate}
+    noise = float(data.info.get("gradient_noise", 0.0))  # landscapes: noisy gradients
+    state: dict[str, optim.State] = {k: {} for k in params}
+    it = 0
+    while True:
+        it += 1
+        loss, grads = grad_fn(params, *batches())
+        if noise:
+            for g in grads.values():
+                g += noise * rng.standard_normal(g.shape, dtype=g.dtype)
+        optim.clip_by_global_norm(grads, cfg.clip_norm)
+        lr = schedule(it - 1, lr=cfg.lr, decay=cfg.lr_decay, every=cfg.lr_step_every,
+                      total=cfg.iterations)
+        for k, w in params.items():
+            state[k] = rule(w, grads[k], state[k], lr=lr, **hyper)
+        optim.decay_weights(params.values(), lr, cfg.weight_decay)
+        yield Step(it, loss, params, evals)
+
+
 def numerical_gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
                  rng: np.random.Generator) -> Iterator[Step]:
-    """Follow the slope: ``dW`` by centred differences with step ``h``, then ``W -= lr * dW``.
+    """Follow the slope: ``dW`` by centred differences with step ``h``, then the update rule
+    (``W -= lr * dW`` by default).
 
-    Computed in float64 so that ``f(w + h) - f(w - h)`` keeps its digits.
+    Uses the fast numerical gradient (:mod:`dlcli.numgrad`) on the fixed ``eval_batch`` rows,
+    in float64 so that ``L(w + h) - L(w - h)`` keeps its digits.
     """
     X, y = _eval_set(data, cfg, rng)
-    X64 = X.astype(np.float64)
     w64 = {k: v.astype(np.float64) for k, v in params.items()}
     n_coords = sum(v.size for v in w64.values())
-    it = 0
-    while True:
-        it += 1
-        loss = model.loss(w64, X64, y)
-        grads = numerical_gradient(lambda: model.loss(w64, X64, y), w64, cfg.h)
-        for k, w in w64.items():
-            w -= cfg.lr * grads[k]
-        kept = {k: v.astype(np.float32) for k, v in w64.items()}
-        yield Step(it, loss, kept, 1 + 2 * n_coords)
 
+    def grad_fn(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        return model.loss(p, X, y), numerical_gradient_fast(model, p, X, y, cfg.h)
 
-def _gradient_descent(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-                      rng: np.random.Generator, rule: optim.UpdateRule, batch: int | None
-                      ) -> Iterator[Step]:
-    """Shared loop of the analytic-gradient methods: (mini)batch, gradient, update rule."""
-    params = {k: v.copy() for k, v in params.items()}
-    state: dict[str, optim.State] = {k: {} for k in params}
-    n = data.X_train.shape[0]
-    full = batch is None or batch >= n
-    it = 0
-    while True:
-        it += 1
-        if full:
-            X, y = data.X_train, data.y_train
-        else:
-            idx = rng.integers(0, n, size=batch)
-            X, y = data.X_train[idx], data.y_train[idx]
-        loss, grads = model.loss_and_grad(params, X, y)
-        for k, w in params.items():
-            state[k] = rule(w, grads[k], state[k], lr=cfg.lr, rho=cfg.rho)
-        yield Step(it, loss, params, 1)
+    for step in _descend(data, cfg, w64, rng, grad_fn, lambda: (X, y), 1 + 2 * n_coords):
+        step.params = {k: v.astype(params[k].dtype) for k, v in w64.items()}
+        yield step
 
 
 def gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
        rng: np.random.Generator) -> Iterator[Step]:
-    """Vanilla full-batch gradient descent: ``W -= lr * dW`` on the whole training split."""
-    return _gradient_descent(model, data, cfg, params, rng, optim.sgd, None)
+    """Full-batch gradient descent on the whole training split: ``W -= lr * dW`` (or the rule
+    ``strategy.update`` names)."""
+    return _descend(data, cfg, _copy(params), rng, model.loss_and_grad,
+                    _batches(data, None, rng))
 
 
 def sgd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
         rng: np.random.Generator) -> Iterator[Step]:
-    """Minibatch SGD: ``batch_size`` random training rows per step, ``W -= lr * dW``."""
-    return _gradient_descent(model, data, cfg, params, rng, optim.sgd, cfg.batch_size)
+    """Minibatch SGD: ``batch_size`` random training rows per step, ``W -= lr * dW`` (or the
+    rule ``strategy.update`` names)."""
+    return _descend(data, cfg, _copy(params), rng, model.loss_and_grad,
+                    _batches(data, cfg.batch_size, rng))
 
 
 def momentum(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
              rng: np.random.Generator) -> Iterator[Step]:
     """Minibatch SGD with momentum: ``v = rho * v + dW; W -= lr * v``."""
-    return _gradient_descent(model, data, cfg, params, rng, optim.momentum, cfg.batch_size)
+    return _descend(data, cfg, _copy(params), rng, model.loss_and_grad,
+                    _batches(data, cfg.batch_size, rng))
+
+
+def _copy(params: Params) -> Params:
+    return {k: v.copy() for k, v in params.items()}
+
+
+def check_budget(model: Model, data: Dataset, cfg: StrategyConfig, params: Params) -> None:
+    """Refuse, before anything runs, a numerical-gd run estimated to take longer than
+    ``strategy.max_seconds`` (its numerical gradients, all iterations together)."""
+    if cfg.name != "numerical-gd":
+        return
+    rows = data.X_train.shape[0] if cfg.eval_batch is None else cfg.eval_batch
+    X, y = data.X_train[:rows], data.y_train[:rows]
+    w64 = {k: v.astype(np.float64) for k, v in params.items()}
+    per_step = estimate_seconds(model, w64, X, y, cfg.h)
+    total = per_step * cfg.iterations
+    if total > cfg.max_seconds:
+        raise ConfigError(
+            f"strategy.max_seconds: numerical-gd would take about {human_seconds(total)} "
+            f"({human_seconds(per_step)} per gradient x {cfg.iterations} iterations on "
+            f"{rows:,} rows), over the limit of {cfg.max_seconds:g} s; use fewer rows "
+            f"(strategy.eval_batch) or iterations, raise strategy.max_seconds, or compare "
+            f"gradients with `dlcli gradcheck`")
 
 
 STRATEGIES: dict[str, Strategy] = {
