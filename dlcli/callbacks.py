@@ -73,6 +73,8 @@ class RunFolder(Callback):
             "error": outcome.error,
             "metrics": outcome.metrics,
             "iterations": outcome.iterations,
+            "stopped_early": outcome.stopped_early,
+            "kept": {"weights": outcome.kept, "iteration": outcome.kept_iteration},
             "wall_time_s": round(outcome.wall_time_s, 4),
             "seed": self._seed,
             "versions": versions(),

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlcli.config import Config
+from dlcli.config import GRADIENT_STRATEGIES, Config
 from dlcli.data import Dataset
-from dlcli.metrics import final_metrics, validation_metric, validation_name
+from dlcli.metrics import Metrics, final_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
-from dlcli.strategies import STRATEGIES
+from dlcli.strategies import STRATEGIES, Step
 
 # A run ends in one of these; only "completed" is a success.
 STATUSES = ("completed", "failed", "diverged", "interrupted")
@@ -32,6 +32,7 @@ class Record:
     best_loss: float
     elapsed_s: float
     val_metric: float | None = None  # set on evaluation iterations only; see RunStart
+    point: tuple[float, ...] | None = None  # landscapes: the point w after this iteration
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class RunStart:
     total_iterations: int
     n_train: int
     n_features: int
-    val_metric_name: str = "val_accuracy"  # or val_r2 for regression
+    val_metric_name: str = "val_accuracy"  # or val_r2 for regression, neg_loss for landscapes
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Outcome:
     params: Params
     error: str | None = None
     records: list[Record] = field(default_factory=list, repr=False)
+    stopped_early: bool = False
+    kept: str = "last"  # which weights params/metrics are: "best" (validation) or "last"
+    kept_iteration: int | None = None
 
 
 class Callback:
@@ -73,59 +77,143 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(init), np.random.default_rng(strat)
 
 
+def validation_score(model: Model, params: Params, data: Dataset) -> float | None:
+    """The validation metric early stopping and ``keep: best`` follow; higher is better.
+
+    Classification: validation accuracy; regression: validation R²; a landscape: ``-f(w)``.
+    """
+    if data.task == "landscape":
+        return -model.loss(params, data.X_val, data.y_val)
+    return validation_metric(model, params, data)
+
+
+def score_name(data: Dataset) -> str:
+    return "neg_loss" if data.task == "landscape" else validation_name(data)
+
+
+def run_metrics(model: Model, params: Params, data: Dataset, final_loss: float | None,
+                best_loss: float | None) -> Metrics:
+    """The kept weights' metrics; a landscape's: f there (noise-free) and the point."""
+    if data.task != "landscape":
+        return final_metrics(model, params, data, final_loss, best_loss)
+    w = params["w"]
+    value = model.loss(params, data.X_val, data.y_val)
+    return {"final_loss": value if math.isfinite(value) else None, "best_loss": best_loss,
+            "final_x": float(w[0]), "final_y": float(w[1])}
+
+
+class _Watch:
+    """What the loop watches besides the strategy: divergence, the best validation score
+    (and a copy of its weights for ``keep: best``) and early stopping's patience."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.first_loss: float | None = None
+        self.best_score = -math.inf
+        self.best: tuple[int, Params] | None = None
+        self.reference = -math.inf  # the score the patience counts from
+        self.waited = 0  # evaluations since the last improvement of more than min_delta
+
+    def divergence(self, iteration: int, loss: float) -> str | None:
+        """A one-line hint if the loss is not finite or has blown up, else None."""
+        s = self.cfg.strategy
+        hint = (f"; lower strategy.lr (now {s.lr:g})" if s.name in GRADIENT_STRATEGIES
+                else "")
+        if not math.isfinite(loss):
+            return f"loss became {loss} at iteration {iteration}{hint}"
+        if self.first_loss is None:
+            self.first_loss = loss
+        factor = s.diverge_factor
+        if factor is not None and self.first_loss > 0 and loss > factor * self.first_loss:
+            return (f"loss {loss:.4g} at iteration {iteration} is over {factor:g} x the first "
+                    f"loss ({self.first_loss:.4g}){hint}")
+        return None
+
+    def evaluated(self, iteration: int, score: float | None, params: Params) -> bool:
+        """Record a validation score; True when early stopping says stop."""
+        if score is None or math.isnan(score):
+            return False
+        if score > self.best_score:
+            self.best_score = score
+            if self.cfg.keep == "best":
+                self.best = (iteration, {k: v.copy() for k, v in params.items()})
+        stopping = self.cfg.early_stopping
+        if stopping is None:
+            return False
+        if score > self.reference + stopping.min_delta:
+            self.reference, self.waited = score, 0
+        else:
+            self.waited += 1
+        return self.waited >= stopping.patience
+
+
 def train(cfg: Config, data: Dataset, model: Model,
           callbacks: Sequence[Callback] = ()) -> Outcome:
     """Run ``cfg.strategy`` for ``cfg.strategy.iterations`` steps; evaluate every ``eval_every``.
 
-    Ctrl-C, a non-finite loss or an exception inside the strategy end the run early with the
-    matching status; the listeners still get ``on_end`` with everything measured so far.
+    Ctrl-C, a non-finite or blown-up loss (``strategy.diverge_factor``), early stopping or an
+    exception inside the strategy end the run early with the matching status; the listeners
+    still get ``on_end`` with everything measured so far, for the weights ``keep`` names.
     """
     init_rng, strat_rng = streams(cfg.seed)
     params = model.init_params(data.n_features, data.n_outputs, init_rng)
     total = cfg.strategy.iterations
     for cb in callbacks:
         cb.on_start(RunStart(cfg, total, data.X_train.shape[0], data.n_features,
-                             validation_name(data)))
+                             score_name(data)))
 
     start = time.perf_counter()
     records: list[Record] = []
-    status, error = "completed", None
+    status, error, stopped_early = "completed", None, False
     best_loss = math.inf
+    watch = _Watch(cfg)
     try:
         steps = STRATEGIES[cfg.strategy.name](model, data, cfg.strategy, params, strat_rng)
         for step in steps:
             params = step.params
-            if not math.isfinite(step.loss):
+            error = watch.divergence(step.iteration, step.loss)
+            if error is not None and not math.isfinite(step.loss):
                 status = "diverged"
-                error = (f"loss became {step.loss} at iteration {step.iteration}; "
-                         f"lower strategy.lr (now {cfg.strategy.lr:g})")
                 break
             best_loss = min(best_loss, step.loss)
-            val = None
-            if step.iteration % cfg.eval_every == 0 or step.iteration == total:
-                val = validation_metric(model, params, data)
-            rec = Record(step.iteration, step.loss, best_loss, time.perf_counter() - start, val)
+            score = validation_score(model, params, data) if _evaluates(step, cfg) else None
+            point = tuple(float(v) for v in params["w"]) if data.task == "landscape" else None
+            rec = Record(step.iteration, step.loss, best_loss, time.perf_counter() - start,
+                         score, point)
+            stopped_early = watch.evaluated(step.iteration, score, params)
             records.append(rec)
             for cb in callbacks:
                 cb.on_step(rec)
-            if step.iteration >= total:
+            if error is not None:
+                status = "diverged"
+                break
+            if stopped_early or step.iteration >= total:
                 break
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
     except (ArithmeticError, ValueError, MemoryError) as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
 
+    kept_iteration, kept = (records[-1].iteration if records else None), params
+    if watch.best is not None:
+        kept_iteration, kept = watch.best
     final_loss = records[-1].loss if records else None
     outcome = Outcome(
         status=status,
         iterations=len(records),
         wall_time_s=time.perf_counter() - start,
-        metrics=final_metrics(model, params, data, final_loss,
-                              best_loss if records else None),
-        params=params,
+        metrics=run_metrics(model, kept, data, final_loss, best_loss if records else None),
+        params=kept,
         error=error,
         records=records,
+        stopped_early=stopped_early,
+        kept=cfg.keep,
+        kept_iteration=kept_iteration,
     )
     for cb in callbacks:
         cb.on_end(outcome)
     return outcome
+
+
+def _evaluates(step: Step, cfg: Config) -> bool:
+    return step.iteration % cfg.eval_every == 0 or step.iteration == cfg.strategy.iterations
