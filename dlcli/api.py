@@ -11,10 +11,12 @@ from typing import Any
 from dlcli.callbacks import RunFolder
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
+from dlcli.data.landscape import LANDSCAPES
 from dlcli.data.sources import load_dataset
 from dlcli.models import Model, build_model
 from dlcli.runs import create_run_dir
-from dlcli.train import Callback
+from dlcli.strategies import check_budget
+from dlcli.train import Callback, streams
 from dlcli.train import train as train_loop
 
 __all__ = ["load_config", "load_data", "train", "Config"]
@@ -28,15 +30,28 @@ def load_data(cfg: Config) -> Dataset:
 
 
 def build(cfg: Config) -> tuple[Dataset, Model]:
-    return load_data(cfg), build_model(cfg.model)
+    data = load_data(cfg)
+    return data, build_model(cfg.model, data)
 
 
 def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
           command: str | None = None) -> Result:
-    """Run one experiment into a fresh run folder under ``out``; returns its result.json."""
+    """Run one experiment into a fresh run folder under ``out``; returns its result.json.
+
+    A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
+    before the run folder is created.
+    """
     data, model = build(cfg)
+    check_budget(model, data, cfg.strategy,
+                 model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0]))
     folder = RunFolder(create_run_dir(out, cfg.name), command or shlex.join(sys.argv))
-    train_loop(cfg, data, model, [folder, *callbacks])
+    listeners: list[Callback] = [folder]  # the run folder last: result.json means complete
+    if data.task == "landscape":
+        from dlcli.trajectory import TrajectoryWriter
+
+        land = LANDSCAPES[data.info["function"]]
+        listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
+    train_loop(cfg, data, model, [*listeners, *callbacks])
     return folder.result
 
 

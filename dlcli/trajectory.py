@@ -1,0 +1,93 @@
+"""Landscape runs: record the path taken and draw it on the contour plot of the function.
+
+``trajectory.csv`` holds one row per point (step 0 is the start); ``trajectory.png`` shows the
+contours (log-spaced levels), the path, the start, the end and the minima.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from dlcli.data.landscape import Landscape
+from dlcli.runs import write_atomic
+from dlcli.train import Callback, Outcome, Record, RunStart
+
+
+class TrajectoryWriter(Callback):
+    """Collects the point of every iteration; writes the CSV and the plot at the end."""
+
+    def __init__(self, folder: Path, landscape: Landscape, start: tuple[float, float]) -> None:
+        self.folder, self.landscape = folder, landscape
+        self.path: list[tuple[float, ...]] = [tuple(start)]
+        self.title = landscape.name
+
+    def on_start(self, start: RunStart) -> None:
+        s = start.config.strategy
+        rule = f" + {s.update}" if s.update and s.update != s.name else ""
+        noise = start.config.data.noise
+        self.title = (f"{self.landscape.name}: {s.name}{rule}, lr {s.lr:g}"
+                      + (f", noise {noise:g}" if noise else ""))
+
+    def on_step(self, record: Record) -> None:
+        if record.point is not None:
+            self.path.append(record.point)
+
+    def on_end(self, outcome: Outcome) -> None:
+        points = np.array(self.path, dtype=np.float64)
+        write_csv(self.folder / "trajectory.csv", points, self.landscape)
+        plot(self.folder / "trajectory.png", points, self.landscape, self.title)
+
+
+def write_csv(path: Path, points: np.ndarray, land: Landscape) -> None:
+    """``step,x,y,loss`` for ``points (T, 2)``; the loss is the noise-free f."""
+    lines = [("step", "x", "y", "loss")]
+    values = land.value(points[:, 0], points[:, 1])
+    for k, ((x, y), f) in enumerate(zip(points, values, strict=True)):
+        lines.append((str(k), f"{x:.9g}", f"{y:.9g}", f"{f:.9g}"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(lines)
+
+
+def plot(path: Path, points: np.ndarray, land: Landscape, title: str) -> None:
+    """Contours of f over the landscape's box with the path ``points (T, 2)`` on top."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = np.linspace(*land.xlim, 300)
+    ys = np.linspace(*land.ylim, 300)
+    gx, gy = np.meshgrid(xs, ys)
+    fz = land.value(gx, gy)
+    low = max(float(fz.min()), 1e-3 * float(np.median(fz)), 1e-6)
+    levels = np.geomspace(low, float(fz.max()), 24)  # log-spaced: the valley floor shows too
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    ax.contour(gx, gy, np.maximum(fz, low), levels=levels, cmap="viridis", linewidths=0.7)
+    inside = _clip_to_box(points, land)
+    ax.plot(inside[:, 0], inside[:, 1], "-", color="tab:red", lw=1.2, label="path")
+    ax.plot(inside[:, 0], inside[:, 1], ".", color="tab:red", ms=3)
+    ax.plot(*points[0], "o", color="black", ms=7, label="start")
+    if np.isfinite(points[-1]).all():
+        ax.plot(*points[-1], "*", color="tab:orange", ms=13, mec="black", label="end")
+    for m in land.minima:
+        ax.plot(*m, "x", color="black", ms=8)
+    ax.set(xlim=land.xlim, ylim=land.ylim, xlabel="x", ylabel="y", title=title)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+
+
+def _clip_to_box(points: np.ndarray, land: Landscape) -> np.ndarray:
+    """The path up to where it leaves the finite numbers (a diverged run ends in inf/nan)."""
+    finite = np.isfinite(points).all(axis=1)
+    stop = len(points) if finite.all() else int(np.argmin(finite))
+    return points[:stop]
