@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from dlcli.cli_gradcheck import gradcheck
 from dlcli.cli_ops import ops_app
 from dlcli.errors import DlcliError
 
@@ -38,7 +39,10 @@ def out_console() -> Console:
     """A console for stdout, made per command so its width follows the terminal of the run;
     when stdout is not a terminal, wide enough that tables are not cut."""
     return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+
 app.add_typer(ops_app, name="ops")
+app.command()(gradcheck)
 
 T = TypeVar("T")
 

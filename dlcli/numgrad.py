@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from dlcli.models import Model
 from dlcli.models.linear import LinearClassifier
 from dlcli.models.losses import softmax_loss, svm_loss
 
@@ -35,10 +36,6 @@ Params = dict[str, np.ndarray]
 # Rows of W per block: (N, BLOCK) float64 temporaries stay small (49,000 rows: 12.5 MB each).
 BLOCK = 32
 _ROW_CHUNK = 8192  # rows of X converted to float64 at a time when computing the scores
-
-
-class Model(Protocol):  # the subset of dlcli.models.Model used here
-    def loss(self, params: Params, X: np.ndarray, y: np.ndarray) -> float: ...
 
 
 class Probe(Protocol):
@@ -202,23 +199,22 @@ class _Softmax:
 
 
 def _softmax_kernel(P: np.ndarray, bounds: np.ndarray, Xb: np.ndarray) -> np.ndarray:
-    """Softmax: only one term of row n's normalizer changes, ``Z' = Z + e^{s_j} (u - 1)`` with
-    ``u = e^{±h x_ni}``, so with ``p = softmax(s_n)_j`` the centred difference of
-    ``log Z_n`` is ``log(u (1 + p (u - 1)) / (u + p (1 - u)))``; the true-class score
-    ``-s_{n,y_n}`` adds ``-2 h x_ni`` when ``y_n = j``."""
-    u = np.exp(Xb)
-    u_1 = u - 1
-    q = u * u_1
-    num, den = np.empty_like(u), np.empty_like(u)
+    """Softmax: only one term of row n's normalizer moves, ``Z' = Z + e^{s_j} (e^{±d} - 1)``
+    with ``d = h x_ni``. With ``p = softmax(s_n)_j`` and ``e = e^d - 1`` the centred
+    difference of ``log Z_n`` is ``log1p(p e (2 + e) / (1 + (1 - p) e))`` (no cancellation:
+    expm1/log1p keep every digit); the true-class score ``-s_{n,y_n}`` adds ``-2d`` when
+    ``y_n = j``."""
+    e = np.expm1(Xb)
+    q = e * (2 + e)
+    num, den = np.empty_like(e), np.empty_like(e)
     out = np.empty((Xb.shape[1], P.shape[1]), dtype=Xb.dtype)
     for j in range(P.shape[1]):
         p = P[:, j, None]
         np.multiply(q, p, out=num)
-        num += u
-        np.multiply(u_1, p, out=den)
-        np.subtract(u, den, out=den)
+        np.multiply(e, 1 - p, out=den)
+        den += 1
         num /= den
-        np.log(num, out=num)
+        np.log1p(num, out=num)
         lo, hi = bounds[j], bounds[j + 1]
         out[:, j] = num.sum(axis=0) - 2 * Xb[lo:hi].sum(axis=0)
     return out
