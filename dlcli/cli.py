@@ -141,10 +141,12 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     colour = "green" if status == "completed" else "red"
     parts = [f"{k.replace('_accuracy', ' acc').replace('_', ' ')} {_num(v)}" for k, v in m.items()
              if k.split("_", 1)[0] in ("train", "val", "test") and v is not None]
+    if m.get("final_x") is not None:  # a landscape: where the point ended
+        parts.append(f"final point ({m['final_x']:.4g}, {m['final_y']:.4g})")
     loss = m.get("final_loss")
     lines = [
         f"[{colour}]{status}[/] {result['run_dir']}",
-        f"  {', '.join(parts)}; final loss {'-' if loss is None else f'{loss:.4f}'}; "
+        f"  {', '.join(parts)}; final loss {'-' if loss is None else f'{loss:.4g}'}; "
         f"{result['iterations']} iterations in {result['wall_time_s']:.1f}s",
     ]
     if result.get("error"):
