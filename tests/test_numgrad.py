@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from dlcli.data.landscape import LANDSCAPES
+from dlcli.gradcheck import numerical_gradient, relative_error
+from dlcli.models.landscape import LandscapeModel
+from dlcli.models.linear import LinearClassifier, softmax, svm
+from dlcli.models.losses import softmax_loss
+from dlcli.numgrad import (
+    LinearProbe,
+    LoopProbe,
+    estimate_seconds,
+    human_seconds,
+    numerical_gradient_fast,
+    probe,
+)
+
+
+def _problem(seed=0, n=60, d=23, c=5, scale=40.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(scale=scale, size=(n, d))
+    X[:, -1] = 1.0
+    y = rng.integers(0, c, size=n)
+    return X, y, {"W": rng.normal(scale=1e-3, size=(d, c))}
+
+
+@pytest.mark.parametrize("build", [softmax, svm])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_linear_fast_path_equals_the_lecture_loop(build, jobs):
+    # The same centred differences, taken from the scores instead of 2 losses per coordinate.
+    X, y, params = _problem()
+    model = build(reg=0.3, init_scale=1e-4)
+    ref = numerical_gradient(lambda: model.loss(params, X, y), params, h=1e-5)["W"]
+    pr = probe(model, params, X, y, 1e-5, jobs=jobs)
+    assert isinstance(pr, LinearProbe)
+    fast = numerical_gradient_fast(model, params, X, y, 1e-5, jobs=jobs)["W"]
+    assert relative_error(ref, fast).max() < 1e-7
+
+
+@pytest.mark.parametrize("build", [softmax, svm])
+def test_fast_path_matches_the_analytic_gradient(build):
+    X, y, params = _problem(1, scale=5.0)
+    model = build(reg=0.1, init_scale=1e-4)
+    _, grads = model.loss_and_grad(params, X, y)
+    fast = numerical_gradient_fast(model, params, X, y, h=1e-6)["W"]
+    assert relative_error(grads["W"], fast).max() < 1e-6
+
+
+def test_a_class_missing_from_the_batch_and_float32_data():
+    X, y, params = _problem(2, n=12)
+    y[:] = np.where(y == 3, 0, y)  # no sample of class 3
+    model = softmax(reg=0.0, init_scale=1e-4)
+    fast = numerical_gradient_fast(model, params, X.astype(np.float32), y, 1e-5)["W"]
+    ref = numerical_gradient(lambda: model.loss(params, X.astype(np.float32), y), params,
+                             1e-5)["W"]
+    assert fast.dtype == np.float64 and relative_error(ref, fast).max() < 1e-6
+
+
+def test_selected_coordinates_only():
+    X, y, params = _problem(3)
+    model = svm(reg=0.1, init_scale=1e-4)
+    full = numerical_gradient_fast(model, params, X, y)["W"].reshape(-1)
+    flat = np.array([7, 0, 112, 7, 51])
+    assert np.allclose(probe(model, params, X, y).partials("W", flat), full[flat])
+
+
+def test_other_models_use_the_loop():
+    land = LandscapeModel(LANDSCAPES["rosenbrock"], (-1.5, 2.0))
+    params = {"w": np.array([-1.5, 2.0])}
+    pr = probe(land, params, np.zeros((1, 2)), np.zeros(1))
+    assert isinstance(pr, LoopProbe)
+    g = numerical_gradient_fast(land, params, np.zeros((1, 2)), np.zeros(1), h=1e-6)["w"]
+    assert relative_error(land.landscape.grad(params["w"]), g).max() < 1e-8
+    assert np.array_equal(params["w"], [-1.5, 2.0])  # restored
+
+
+def test_an_unknown_loss_falls_back_to_the_loop():
+    def my_loss(scores, y, *, grad=True):
+        return softmax_loss(scores, y, grad=grad)
+
+    X, y, params = _problem(4, n=10, d=4, c=3)
+    model = LinearClassifier(my_loss, 0.0, 1e-4)
+    assert isinstance(probe(model, params, X, y), LoopProbe)
+
+
+def test_estimate_is_positive_and_finite():
+    X, y, params = _problem()
+    s = estimate_seconds(softmax(0.0, 1e-4), params, X, y)
+    assert 0 < s < 10
+
+
+def test_human_seconds():
+    assert human_seconds(42) == "42 s" and human_seconds(600) == "10.0 min"
+    assert human_seconds(7200) == "2.0 h" and human_seconds(float("inf")) == "forever"
