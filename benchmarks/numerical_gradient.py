@@ -21,7 +21,7 @@ import numpy as np
 
 from dlcli.data.cifar import synthetic_dataset
 from dlcli.gradcheck import relative_error
-from dlcli.models.linear import LinearClassifier, softmax, svm
+from dlcli.models.linear import LinearModel, softmax, svm
 from dlcli.numgrad import default_jobs, numerical_gradient_fast
 
 
@@ -56,7 +56,7 @@ def main() -> None:
               f"| {r['max_err_smooth']:.1e} |")
 
 
-def measure(name: str, model: LinearClassifier, W: dict[str, np.ndarray], X: np.ndarray,
+def measure(name: str, model: LinearModel, W: dict[str, np.ndarray], X: np.ndarray,
             X64: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> dict[str, float | str]:
     best, num = float("inf"), None
     for _ in range(args.repeat):
@@ -77,7 +77,7 @@ def measure(name: str, model: LinearClassifier, W: dict[str, np.ndarray], X: np.
             "max_err_smooth": float(smooth.max(initial=0.0))}
 
 
-def loop_seconds(model: LinearClassifier, W: dict[str, np.ndarray], X64: np.ndarray,
+def loop_seconds(model: LinearModel, W: dict[str, np.ndarray], X64: np.ndarray,
                  y: np.ndarray, h: float, n: int) -> float:
     """Seconds per coordinate of the lecture's loop (two full losses), on ``n`` coordinates."""
     flat = W["W"].reshape(-1)
@@ -93,7 +93,7 @@ def loop_seconds(model: LinearClassifier, W: dict[str, np.ndarray], X64: np.ndar
     return (time.perf_counter() - t) / n
 
 
-def kink_crossings(model: LinearClassifier, W: np.ndarray, X64: np.ndarray, y: np.ndarray,
+def kink_crossings(model: LinearModel, W: np.ndarray, X64: np.ndarray, y: np.ndarray,
                    h: float) -> np.ndarray:
     """``(D, C)`` bool: does moving ``W[i, j]`` by ±h move some hinge margin across 0?
 

@@ -29,8 +29,8 @@ from typing import Protocol
 import numpy as np
 
 from dlcli.models import Model
-from dlcli.models.linear import LinearClassifier
-from dlcli.models.losses import softmax_loss, svm_loss
+from dlcli.models.linear import LinearModel
+from dlcli.models.losses import mse_loss, softmax_loss, svm_loss
 
 Params = dict[str, np.ndarray]
 # Rows of W per block: (N, BLOCK) float64 temporaries stay small (49,000 rows: 12.5 MB each).
@@ -55,7 +55,7 @@ def default_jobs() -> int:
 def probe(model: Model, params: Params, X: np.ndarray, y: np.ndarray, h: float = 1e-5,
           jobs: int | None = None) -> Probe:
     """The fastest exact way to take centred differences of ``model.loss`` at ``params``."""
-    if isinstance(model, LinearClassifier) and set(params) == {"W"}:
+    if isinstance(model, LinearModel) and set(params) == {"W"}:
         kernel = _KERNELS.get(model.data_loss)
         if kernel is not None and _safe_for_exp(X, h):
             return LinearProbe(model, params, X, y, h, kernel, jobs)
@@ -132,7 +132,7 @@ class LinearProbe:
     The samples are sorted by class once, so "the rows whose label is j" is a slice.
     """
 
-    def __init__(self, model: LinearClassifier, params: Params, X: np.ndarray, y: np.ndarray,
+    def __init__(self, model: LinearModel, params: Params, X: np.ndarray, y: np.ndarray,
                  h: float, kernel: Kernel, jobs: int | None = None) -> None:
         self.X, self.h, self.reg, self.kernel = X, h, model.reg, kernel
         self.W = params["W"]
@@ -266,9 +266,22 @@ def _hinge_diff(m: np.ndarray, D: np.ndarray, A: np.ndarray, A2: np.ndarray,
     return buf.sum(axis=0)
 
 
+class _Squares:
+    @staticmethod
+    def prepare(pr: LinearProbe) -> np.ndarray:
+        """The residuals ``r = s - y``, ``(N, 1)``."""
+        return pr.S - pr.y[:, None].astype(pr.S.dtype)
+
+    @staticmethod
+    def apply(pr: LinearProbe, Xb: np.ndarray) -> np.ndarray:
+        """Squared error: ``(r + d)² - (r - d)² = 4 r d`` for the one score column."""
+        return 4 * (pr.aux[:, 0] @ Xb)[:, None]
+
+
 _KERNELS: dict[Callable[..., object], Kernel] = {
     softmax_loss: _Softmax(),
     svm_loss: _Hinge(),
+    mse_loss: _Squares(),
 }
 
 

@@ -8,7 +8,7 @@ from dlcli import api
 from dlcli.cli import app
 from dlcli.config import validate
 from dlcli.gradcheck import band, check_gradients
-from dlcli.models.linear import LinearClassifier, svm
+from dlcli.models.linear import LinearModel, svm
 from tests.conftest import small_raw
 
 runner = CliRunner()
@@ -64,14 +64,14 @@ def test_cli_gradcheck_passes_with_tables(write_config):
 
 
 def test_cli_gradcheck_fails_on_a_broken_gradient(write_config, monkeypatch):
-    real = LinearClassifier.loss_and_grad
+    real = LinearModel.loss_and_grad
 
     def broken(self, params, X, y):
         loss, grads = real(self, params, X, y)
         grads["W"][5] *= 1.1  # one row of dW off by 10%: a typical slip
         return loss, grads
 
-    monkeypatch.setattr(LinearClassifier, "loss_and_grad", broken)
+    monkeypatch.setattr(LinearModel, "loss_and_grad", broken)
     path = write_config(small_raw())
     res = runner.invoke(app, ["gradcheck", str(path), "--full", "-k", "4"])
     assert res.exit_code == 1, res.output
@@ -93,3 +93,16 @@ def test_full_check_over_budget_is_refused(write_config):
     path = write_config(small_raw(max_seconds=1e-6))
     res = runner.invoke(app, ["gradcheck", str(path), "--full"])
     assert res.exit_code == 2 and "strategy.max_seconds" in res.output
+
+
+@pytest.mark.parametrize("config", ["synthetic-mlp-momentum.yaml", "houses-synthetic-linear.yaml",
+                                    "houses-synthetic-mlp.yaml"])
+def test_gradcheck_passes_for_the_other_models(config):
+    from pathlib import Path
+
+    from dlcli.config import load_config
+
+    path = Path(__file__).resolve().parents[1] / "configs" / config
+    sets = ["model.hidden=[16]"] if "mlp" in config else []  # small layers: a fast test
+    report = api.gradcheck(load_config(path, sets), samples=10, coords=50)
+    assert report.passed, [(t.name, t.max_error) for t in report.tensors]

@@ -4,7 +4,7 @@ import pytest
 from dlcli.data.landscape import LANDSCAPES
 from dlcli.gradcheck import numerical_gradient, relative_error
 from dlcli.models.landscape import LandscapeModel
-from dlcli.models.linear import LinearClassifier, softmax, svm
+from dlcli.models.linear import LinearModel, softmax, svm
 from dlcli.models.losses import softmax_loss
 from dlcli.numgrad import (
     LinearProbe,
@@ -79,7 +79,7 @@ def test_an_unknown_loss_falls_back_to_the_loop():
         return softmax_loss(scores, y, grad=grad)
 
     X, y, params = _problem(4, n=10, d=4, c=3)
-    model = LinearClassifier(my_loss, 0.0, 1e-4)
+    model = LinearModel(my_loss, 0.0, 1e-4)
     assert isinstance(probe(model, params, X, y), LoopProbe)
 
 
@@ -92,3 +92,27 @@ def test_estimate_is_positive_and_finite():
 def test_human_seconds():
     assert human_seconds(42) == "42 s" and human_seconds(600) == "10.0 min"
     assert human_seconds(7200) == "2.0 h" and human_seconds(float("inf")) == "forever"
+
+
+def test_linear_regression_and_mlp_match_the_lecture_loop():
+    from dlcli.models.linear import linear_regression
+    from dlcli.models.losses import softmax_loss
+    from dlcli.models.mlp import MLP
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(15, 6))
+    target = rng.normal(size=15)
+    reg = linear_regression(0.2, 1e-2)
+    params = reg.init_params(6, 1, rng)
+    params = {"W": params["W"].astype(np.float64)}
+    assert isinstance(probe(reg, params, X, target), LinearProbe)
+    ref = numerical_gradient(lambda: reg.loss(params, X, target), params, 1e-5)["W"]
+    fast = numerical_gradient_fast(reg, params, X, target, 1e-5)["W"]
+    assert relative_error(ref, fast).max() < 1e-7
+    mlp = MLP((7,), softmax_loss, 0.1)
+    labels = rng.integers(0, 3, size=15)
+    p = {k: v.astype(np.float64) for k, v in mlp.init_params(6, 3, rng).items()}
+    assert isinstance(probe(mlp, p, X, labels), LoopProbe)
+    ref = numerical_gradient(lambda: mlp.loss(p, X, labels), p, 1e-5)
+    fast = numerical_gradient_fast(mlp, p, X, labels, 1e-5)
+    assert all(np.array_equal(ref[k], fast[k]) for k in p)

@@ -74,7 +74,7 @@ def test_keep_best_returns_the_weights_of_the_best_validation():
     data = _data(cfg.data, cfg.seed)
     model = build_model(cfg.model)
     out = train(cfg, data, model)
-    evals = {r.iteration: r.val_accuracy for r in out.records if r.val_accuracy is not None}
+    evals = {r.iteration: r.val_metric for r in out.records if r.val_metric is not None}
     best_it = max(evals, key=lambda k: (evals[k], -k))  # the first of the best
     assert out.kept == "best" and out.kept_iteration == best_it
     assert out.metrics["val_accuracy"] == pytest.approx(evals[best_it])
