@@ -103,6 +103,7 @@ def test_gradcheck_passes_for_the_other_models(config):
     from dlcli.config import load_config
 
     path = Path(__file__).resolve().parents[1] / "configs" / config
-    sets = ["model.hidden=[16]"] if "mlp" in config else []  # small layers: a fast test
+    sets = ["data.num_train=50", "data.num_val=10", "data.num_test=10"]  # small: a fast test
+    sets += ["model.hidden=[16]"] if "mlp" in config else []
     report = api.gradcheck(load_config(path, sets), samples=10, coords=50)
     assert report.passed, [(t.name, t.max_error) for t in report.tensors]
