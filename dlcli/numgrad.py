@@ -143,6 +143,7 @@ class LinearProbe:
         self.bounds = np.searchsorted(self.y, np.arange(n_classes + 1))
         self.S = _scores(X, self.W, self.order, self.dtype)
         self.jobs = jobs or default_jobs()
+        self.rows_per_block = BLOCK
         self.block = BLOCK * n_classes  # coordinates per block: BLOCK rows of W
         self.aux = kernel.prepare(self)  # what the kernel derives from S, once per point
 
@@ -160,7 +161,8 @@ class LinearProbe:
         n_cols = self.W.shape[1]
         i_all, j_all = np.divmod(np.asarray(flat), n_cols)
         need = np.unique(i_all)
-        blocks = [need[k:k + self.block] for k in range(0, len(need), self.block)]
+        step = self.rows_per_block
+        blocks = [need[k:k + step] for k in range(0, len(need), step)]
         if self.jobs > 1 and len(blocks) > 1:
             with ThreadPoolExecutor(self.jobs) as pool:
                 parts = list(pool.map(self.rows, blocks))

@@ -122,7 +122,8 @@ def _descend(data: Dataset, cfg: StrategyConfig, params: Params, rng: np.random.
         if noise:
             for g in grads.values():
                 g += noise * rng.standard_normal(g.shape, dtype=g.dtype)
-        optim.clip_by_global_norm(grads, cfg.clip_norm)
+        if cfg.clip_norm is not None:
+            optim.clip_by_global_norm(grads, cfg.clip_norm)
         lr = schedule(it - 1, lr=cfg.lr, decay=cfg.lr_decay, every=cfg.lr_step_every,
                       total=cfg.iterations)
         for k, w in params.items():
