@@ -55,10 +55,11 @@ def gradcheck(
 
 def _print(report: GradcheckReport) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from dlcli.cli import out_console
+
+    console = out_console()
     tensors = Table(box=box.SIMPLE_HEAD, title=(
         f"gradcheck: {report.extra.get('model')} on {report.extra.get('data')}, "
         f"{report.samples} rows, h={report.h:g}, float64"))
