@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dlcli.cli_gradcheck import gradcheck
 from dlcli.cli_ops import ops_app
@@ -55,7 +56,7 @@ SetOpt = Annotated[
 
 def fail(message: str, code: int) -> NoReturn:
     """Print one line on stderr and exit with ``code``; never a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -77,12 +78,18 @@ def load_configs(paths: list[Path], sets: list[str] | None) -> list[Any]:
 
 
 @app.command()
-def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config files.")],
+def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config or sweep files.")],
              set_: SetOpt = None) -> None:
-    """Check config files without running them."""
-    for path, cfg in zip(configs, load_configs(configs, set_), strict=True):
-        err_console.print(f"{path}: ok ({cfg.strategy.name} on {cfg.data.source} "
-                          f"with {cfg.model.name})", highlight=False, soft_wrap=True)
+    """Check config files (and sweep files: every variant) without running them."""
+    from dlcli.config import load_config
+    from dlcli.sweep import Plan, is_sweep_file, load_plan
+
+    checked = guarded(lambda: [load_plan(p, sets=set_ or []) if is_sweep_file(p)
+                               else load_config(p, set_ or []) for p in configs])
+    for path, item in zip(configs, checked, strict=True):
+        what = (f"sweep {item.name}, {len(item.variants)} variants" if isinstance(item, Plan)
+                else f"{item.strategy.name} on {item.data.source} with {item.model.name}")
+        err_console.print(f"{path}: ok ({what})", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
