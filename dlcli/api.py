@@ -1,16 +1,17 @@
-"""The Python API that scripts (and the CLI) use: load a config, train it, get a result."""
+"""The Python API that scripts (and the CLI) use: load a config, train it, compare many, browse."""
 
 from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dlcli.callbacks import RunFolder
+from dlcli.callbacks import LossPlot, RunFolder
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
 from dlcli.data.landscape import LANDSCAPES
@@ -19,12 +20,15 @@ from dlcli.errors import ConfigError
 from dlcli.gradcheck import GradcheckReport, check_gradients
 from dlcli.models import Model, build_model
 from dlcli.numgrad import estimate_seconds, human_seconds
+from dlcli.report import Summary, check_sort
 from dlcli.runs import create_run_dir
 from dlcli.strategies import check_budget
+from dlcli.sweep import Plan, load_plan
 from dlcli.train import Callback, streams
 from dlcli.train import train as train_loop
 
-__all__ = ["load_config", "load_data", "train", "gradcheck", "Config"]
+__all__ = ["load_config", "load_data", "train", "gradcheck", "Config", "load_plan", "compare",
+           "resume", "Plan", "Summary"]
 
 Result = dict[str, Any]
 
@@ -40,23 +44,35 @@ def build(cfg: Config) -> tuple[Dataset, Model]:
 
 
 def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
-          command: str | None = None) -> Result:
-    """Run one experiment into a fresh run folder under ``out``; returns its result.json.
+          command: str | None = None, run_dir: str | Path | None = None,
+          blas_threads: int | None = 1) -> Result:
+    """Run one experiment into a fresh run folder under ``out`` (or into ``run_dir``); returns
+    its result.json. The folder also gets ``loss.png``.
 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
-    before the run folder is created.
+    before the run folder is created. ``blas_threads`` pins the BLAS thread pool while loading
+    and training: a float32 matmul's bits depend on how many threads split it, so pinning (to 1
+    by default, None to leave it) is what makes a run give the same numbers here, in a
+    ``--jobs`` worker and on a Dask worker.
     """
-    data, model = build(cfg)
-    check_budget(model, data, cfg.strategy,
-                 model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0]))
-    folder = RunFolder(create_run_dir(out, cfg.name), command or shlex.join(sys.argv))
-    listeners: list[Callback] = [folder]  # the run folder last: result.json means complete
-    if data.task == "landscape":
-        from dlcli.trajectory import TrajectoryWriter
+    with _blas_threads(blas_threads):
+        data, model = build(cfg)
+        check_budget(model, data, cfg.strategy,
+                     model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0]))
+        if run_dir is None:
+            path = create_run_dir(out, cfg.name)
+        else:
+            path = Path(run_dir)
+            path.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder(path, command or shlex.join(sys.argv))
+        listeners: list[Callback] = [folder]  # the run folder last: result.json means complete
+        if data.task == "landscape":
+            from dlcli.trajectory import TrajectoryWriter
 
-        land = LANDSCAPES[data.info["function"]]
-        listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
-    train_loop(cfg, data, model, [*listeners, *callbacks])
+            land = LANDSCAPES[data.info["function"]]
+            listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
+        # loss.png after result.json: a picture of metrics.csv, never a reason to lose results
+        train_loop(cfg, data, model, [*listeners, *callbacks, LossPlot(path)])
     return folder.result
 
 
@@ -94,3 +110,89 @@ def gradcheck(cfg: Config, *, samples: int = 20, coords: int = 200,
                              full=full)
     report.extra.update(model=cfg.model.name, data=cfg.data.source, rows=len(idx))
     return report
+
+
+def _blas_threads(n: int | None) -> Any:
+    if n is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def compare(plan: Plan | str | Path, *, out: str | Path = "runs", jobs: int = 1,
+            scheduler: str | None = None, connect_timeout: float = 10.0,
+            fail_fast: bool = False, sort: str | None = None, on_row: Any = None,
+            command: str | None = None) -> Summary:
+    """Run every variant of a sweep (a :class:`Plan` or a sweep/config file) into a fresh
+    ``<out>/compare-<stamp>-<name>-<hex>/`` with its summaries and plots.
+
+    ``jobs`` > 1 runs variants in that many worker processes (joblib); ``scheduler`` sends them
+    to a Dask cluster (``tcp://host:port``). ``on_row(row, summary)`` is called as each ends.
+    """
+    from dlcli import compare as runner
+
+    plan = plan if isinstance(plan, Plan) else load_plan(plan)
+    check_sort(sort, plan.grid_keys)
+    with runner.executor(jobs, scheduler, connect_timeout) as run:
+        folder = runner.start(plan, out, command or shlex.join(sys.argv))
+        return runner.run_plan(plan, folder, run, fail_fast=fail_fast, sort=sort, on_row=on_row)
+
+
+def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
+           connect_timeout: float = 10.0, fail_fast: bool = False, sort: str | None = None,
+           on_row: Any = None) -> Summary:
+    """Run the variants of a compare folder that have not completed (matched by config hash)."""
+    from dlcli import compare as runner
+
+    folder = Path(folder)
+    plan = runner.load(folder)
+    check_sort(sort, plan.grid_keys)
+    with runner.executor(jobs, scheduler, connect_timeout) as run:
+        done = runner.finished_rows(folder, plan)
+        return runner.run_plan(plan, folder, run, done=done, fail_fast=fail_fast, sort=sort,
+                               on_row=on_row)
+
+
+# --------------------------------------------------------------------------- browsing runs
+
+
+def list_runs(root: str | Path = "runs", *, descend: bool = False) -> list[dict[str, Any]]:
+    """One row per run or compare folder under ``root``, newest first (``descend``: a compare
+    folder's runs follow it)."""
+    from dlcli.report import listing_row
+    from dlcli.runs import list_runs as folders
+
+    return list(_rows(folders(root), descend, listing_row))
+
+
+def _rows(infos: Sequence[Any], descend: bool, row: Any) -> Iterator[dict[str, Any]]:
+    for info in infos:
+        yield row(info)
+        if descend:
+            yield from (row(child) for child in info.children)
+
+
+def show_run(ref: str, root: str | Path = "runs") -> dict[str, Any]:
+    """A run's config, result and losses (or a compare folder's summary), by path or id prefix."""
+    from dlcli.runs import read_losses, read_run, resolve_run
+
+    info = read_run(resolve_run(ref, root))
+    out: dict[str, Any] = {"id": info.id, "path": str(info.path), "kind": info.kind,
+                           "config": info.config, "result": info.result}
+    if info.kind == "compare":
+        out["sweep"] = info.sweep
+        out["summary"] = info.summary
+        out["runs"] = [{**_brief(c), "losses": read_losses(c.path)[1]} for c in info.children]
+    else:
+        out["losses"] = read_losses(info.path)[1]
+    return out
+
+
+def _brief(info: Any) -> dict[str, Any]:
+    from dlcli.report import listing_row
+
+    return listing_row(info)

@@ -174,3 +174,27 @@ class LiveProgress(Callback):
 
     def on_end(self, outcome: Outcome) -> None:
         self.progress.stop()
+
+
+class LossPlot(Callback):
+    """Draws the run's ``loss.png`` at the end. Wired after :class:`RunFolder`, and it swallows
+    its own errors: by the time it runs, result.json is on disk, and a plot is only a view."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._name = ""
+
+    def on_start(self, start: RunStart) -> None:
+        s = start.config
+        self._name = f"{s.name}: {s.strategy.name}, {s.model.name} on {s.data.source}"
+
+    def on_end(self, outcome: Outcome) -> None:
+        if not outcome.records:
+            return
+        try:
+            from dlcli.plots import run_loss_plot
+
+            run_loss_plot([r.iteration for r in outcome.records],
+                          [r.loss for r in outcome.records], self.path / "loss.png", self._name)
+        except Exception:  # a missing font, a full disk: the run's results must not suffer
+            pass

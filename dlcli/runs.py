@@ -1,4 +1,4 @@
-"""Run folders: unique ids, atomic writes.
+"""Run folders: unique ids, atomic writes, and reading them back (listing, resolving an id).
 
 A run folder is ``<root>/<UTC yyyymmdd-HHMMSS>-<name>-<6 hex>/``. The id is claimed with an
 exclusive ``mkdir``, so two processes starting in the same second never share a folder.
@@ -6,18 +6,25 @@ exclusive ``mkdir``, so two processes starting in the same second never share a 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
+import re
 import secrets
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import yaml
 
 from dlcli.errors import UsageError
+
+_STAMP = re.compile(r"^(?:compare-)?(\d{8}-\d{6})-")
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -79,3 +86,97 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+# --------------------------------------------------------------------------- reading run folders
+
+
+@dataclass
+class RunInfo:
+    """What a folder under the runs root holds: a run (config + result) or a comparison."""
+
+    path: Path
+    id: str  # the path relative to the root, e.g. "compare-.../01-sgd"
+    kind: str  # "run" or "compare"
+    config: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    sweep: dict[str, Any] | None = None  # compare folders: sweep.json
+    summary: dict[str, Any] | None = None  # compare folders: summary.json
+    children: list[RunInfo] = field(default_factory=list)  # compare folders: their runs
+
+
+def _kind(path: Path) -> str | None:
+    if (path / "sweep.json").is_file():
+        return "compare"
+    if (path / "config.yaml").is_file() or (path / "result.json").is_file():
+        return "run"
+    return None
+
+
+def _read(path: Path, loader: Callable[[str], Any]) -> Any:
+    """A run folder's file, or None when it is missing or unreadable (a run still writing)."""
+    try:
+        data = loader(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_run(path: Path, root: Path | None = None) -> RunInfo:
+    path = Path(path)
+    kind = _kind(path) or "run"
+    info = RunInfo(path, str(path.relative_to(root)) if root else path.name, kind,
+                   _read(path / "config.yaml", yaml.safe_load),
+                   _read(path / "result.json", json.loads))
+    if kind == "compare":
+        info.sweep = _read(path / "sweep.json", json.loads)
+        info.summary = _read(path / "summary.json", json.loads)
+        info.children = [read_run(p, root) for p in sorted(path.iterdir())
+                         if p.is_dir() and _kind(p) == "run"]
+    return info
+
+
+def _started(path: Path) -> tuple[str, float]:
+    match = _STAMP.match(path.name)
+    return (match.group(1) if match else "", path.stat().st_mtime)
+
+
+def list_runs(root: str | Path = "runs") -> list[RunInfo]:
+    """Runs and compare folders directly under ``root``, newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder")
+    found = [p for p in root.iterdir() if p.is_dir() and _kind(p)]
+    return [read_run(p, root) for p in sorted(found, key=_started, reverse=True)]
+
+
+def resolve_run(ref: str, root: str | Path = "runs") -> Path:
+    """A run or compare folder from a path, or from an id prefix (or part of it) under ``root``."""
+    direct = Path(ref)
+    for candidate in (direct, Path(root) / ref):
+        if candidate.is_dir() and _kind(candidate):
+            return candidate
+    root = Path(root)
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and _kind(p)) if root.is_dir() \
+        else []
+    matches = [n for n in names if n.startswith(ref)] or [n for n in names if ref in n]
+    if len(matches) == 1:
+        return root / matches[0]
+    if not matches:
+        raise UsageError(f"{ref}: no such run (not a folder, nor an id under {root})")
+    shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+    raise UsageError(f"{ref}: matches {len(matches)} runs under {root}: {shown}")
+
+
+def read_losses(run_dir: Path) -> tuple[list[int], list[float]]:
+    """(iterations, losses) from a run folder's metrics.csv; what there is of it."""
+    its: list[int] = []
+    losses: list[float] = []
+    try:
+        with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as fh:
+            for rec in csv.DictReader(fh):
+                its.append(int(rec["iteration"]))
+                losses.append(float(rec["loss"]))
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # not started, or a half-written last line of a run still going
+    return its, losses

@@ -1,0 +1,198 @@
+"""Run a sweep's variants into one compare folder: in this process, in joblib worker processes
+or on a Dask cluster; write each finished variant's row at once; resume what is missing.
+
+A variant travels as plain data (its resolved config and its run folder) to :func:`run_variant`,
+which trains it with ``api.train`` exactly as ``dlcli train`` would (BLAS pinned to one thread
+there, so the numbers are the same bit for bit in every mode) and returns the result dict.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import closing, contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dlcli.callbacks import now_iso, versions
+from dlcli.config import validate
+from dlcli.errors import DlcliError, UsageError
+from dlcli.report import Summary, make_row, write_summary
+from dlcli.runs import create_run_dir, read_json, write_json
+from dlcli.sweep import Plan, Variant, config_hash
+
+SWEEP_FILE = "sweep.json"
+Task = dict[str, Any]
+Outcome = tuple[int, dict[str, Any]]  # (variant index, its result.json content)
+Runner = Callable[[list[Task]], Generator[Outcome, None, None]]
+OnRow = Callable[[dict[str, Any], Summary], None]
+
+
+def run_variant(task: Mapping[str, Any]) -> Outcome:
+    """The worker: train one variant into its run folder. Never raises for a failing variant: a
+    run that cannot even start is recorded as failed (in its folder too) and the others go on."""
+    from dlcli import api
+
+    run_dir = Path(task["run_dir"])
+    try:
+        cfg = validate(task["config"], task["label"])
+        return task["index"], api.train(cfg, run_dir=run_dir, command=task["command"])
+    except Exception as exc:  # one variant's crash must never stop the sweep
+        return task["index"], _failed(run_dir, exc)
+
+
+def _failed(run_dir: Path, exc: Exception) -> dict[str, Any]:
+    text = str(exc) if isinstance(exc, DlcliError) else f"{type(exc).__name__}: {exc}"
+    result = {"run_dir": str(run_dir), "status": "failed", "error": text.strip().splitlines()[0],
+              "metrics": {}, "iterations": 0, "wall_time_s": 0.0, "versions": versions(),
+              "ended_at": now_iso()}
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "result.json", result)
+    except OSError:
+        pass  # the row in summary.csv still records the failure
+    return result
+
+
+# --------------------------------------------------------------------------- executors
+
+
+@contextmanager
+def executor(jobs: int = 1, scheduler: str | None = None,
+             connect_timeout: float = 10.0) -> Iterator[Runner]:
+    """A function that runs tasks and yields their outcomes as they finish (in any order).
+
+    Connecting to a Dask scheduler happens here, before the caller writes anything.
+    """
+    if scheduler and jobs > 1:
+        raise UsageError("--jobs and --scheduler: choose one (the cluster sets the parallelism)")
+    if scheduler:
+        with _dask_client(scheduler, connect_timeout):
+            yield partial(_joblib, backend="dask", n_jobs=-1)
+    elif jobs > 1:
+        yield partial(_joblib, backend="loky", n_jobs=jobs)
+    else:
+        yield _serial
+
+
+def _serial(tasks: list[Task]) -> Generator[Outcome, None, None]:
+    for task in tasks:
+        yield run_variant(task)
+
+
+def _joblib(tasks: list[Task], *, backend: str, n_jobs: int) -> Generator[Outcome, None, None]:
+    from joblib import Parallel, delayed, parallel_config
+
+    with parallel_config(backend=backend, n_jobs=n_jobs):
+        # One task per variant, results as they finish; closing the generator aborts the rest.
+        outcomes = Parallel(return_as="generator_unordered", batch_size=1)(
+            delayed(run_variant)(task) for task in tasks)
+        with closing(outcomes):
+            yield from outcomes
+
+
+@contextmanager
+def _dask_client(address: str, timeout: float) -> Iterator[None]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'dlcli[dask]'") from None
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({reason})"
+                         ) from None
+    with client:
+        yield
+
+
+# --------------------------------------------------------------------------- the compare folder
+
+
+def start(plan: Plan, out: str | Path, command: str) -> Path:
+    """Claim ``<out>/compare-<stamp>-<name>-<hex>/`` and freeze the plan into sweep.json."""
+    folder = create_run_dir(out, plan.name, prefix="compare-")
+    write_json(folder / SWEEP_FILE, {**plan.to_json(), "created_at": now_iso(),
+                                     "command": command, "versions": versions()})
+    return folder
+
+
+def load(folder: str | Path) -> Plan:
+    path = Path(folder) / SWEEP_FILE
+    if not path.is_file():
+        raise UsageError(f"--resume {folder}: no {SWEEP_FILE} there; expected a compare folder")
+    try:
+        return Plan.from_json(read_json(path))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--resume {folder}: {SWEEP_FILE} is damaged ({exc})") from None
+
+
+def finished_rows(folder: Path, plan: Plan) -> dict[int, dict[str, Any]]:
+    """The rows of variants whose run folder holds a completed result of the same config."""
+    rows = {}
+    for v in plan.variants:
+        run = folder / v.folder
+        try:
+            result = read_json(run / "result.json")
+            config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if result.get("status") == "completed" and config_hash(config) == v.hash:
+            rows[v.index] = make_row(v, result)
+    return rows
+
+
+def _task(folder: Path, v: Variant) -> Task:
+    run_dir = folder / v.folder
+    return {"index": v.index, "label": v.label, "config": v.config, "run_dir": str(run_dir),
+            "command": shlex.join(["dlcli", "train", str(run_dir / "config.yaml")])}
+
+
+def run_plan(plan: Plan, folder: Path, runner: Runner, *,
+             done: Mapping[int, dict[str, Any]] | None = None, fail_fast: bool = False,
+             sort: str | None = None, on_row: OnRow | None = None) -> Summary:
+    """Run every variant not in ``done``; each row is written to the summaries as it arrives."""
+    done = done or {}
+    summary = Summary(folder, plan.name, plan.grid_keys, len(plan.variants),
+                      rows=[done[i] for i in sorted(done)])
+    pending = [v for v in plan.variants if v.index not in done]
+    for v in pending:  # an unfinished earlier attempt: replaced by this one
+        shutil.rmtree(folder / v.folder, ignore_errors=True)
+    by_index = {v.index: v for v in plan.variants}
+    write_summary(summary, sort)
+    try:
+        with closing(runner([_task(folder, v) for v in pending])) as outcomes:
+            for index, result in outcomes:
+                row = make_row(by_index[index], result)
+                _add(summary, row, sort)
+                if on_row:
+                    on_row(row, summary)
+                if row["status"] == "interrupted":
+                    summary.interrupted = True
+                if summary.interrupted or (fail_fast and row["status"] != "completed"):
+                    break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    if not summary.interrupted:
+        _plots(summary)
+        write_summary(summary, sort)  # now summary.md links the plots
+    return summary
+
+
+def _add(summary: Summary, row: dict[str, Any], sort: str | None) -> None:
+    summary.rows = sorted([*summary.rows, row], key=lambda r: r["index"])
+    write_summary(summary, sort)
+
+
+def _plots(summary: Summary) -> None:
+    from dlcli.plots import compare_plots
+
+    try:
+        compare_plots(summary)
+    except Exception as exc:  # the results are on disk already; a plot is a nicety
+        summary.notes.append(f"plots not written: {type(exc).__name__}: {exc}")

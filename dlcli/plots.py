@@ -1,0 +1,113 @@
+"""The PNG plots: one run's ``loss.png``, and a comparison's ``loss.png`` and ``metric.png``.
+
+matplotlib is imported inside the functions (``dlcli --help`` stays fast) and used through its
+object API with the Agg canvas: no pyplot, no global state, safe in worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlcli.report import Summary, value
+from dlcli.runs import read_losses
+
+DECADES = 10.0  # a log axis once the positive losses span at least this ratio
+
+
+def _figure(width: float = 7.0, height: float = 4.2) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _axes(ax: Any, losses: Sequence[float]) -> None:
+    """Whole iterations on x; a log y axis when the positive losses span decades."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    positive = [v for v in losses if v > 0 and math.isfinite(v)]
+    if positive and max(positive) / min(positive) >= DECADES:
+        ax.set_yscale("log")
+
+
+def run_loss_plot(iterations: Sequence[int], losses: Sequence[float], path: Path,
+                  title: str) -> None:
+    """One run's loss against the iteration (log scale when the losses span decades)."""
+    fig = _figure(6.0, 3.6)
+    ax = fig.add_subplot()
+    ax.plot(iterations, losses, linewidth=1.0)
+    _axes(ax, losses)
+    ax.set(xlabel="iteration", ylabel="loss", title=title)
+    fig.savefig(path)
+
+
+def compare_plots(summary: Summary) -> None:
+    """``loss.png`` (every variant's curve, one colour per variant across seeds) and
+    ``metric.png`` (the primary metric per variant: mean, spread and each seed)."""
+    _loss_overlay(summary)
+    _metric_bars(summary)
+
+
+def _group_of(summary: Summary, row: dict[str, Any]) -> str:
+    from dlcli.sweep import show_value
+
+    parts = [str(row["variant"])] if len({r["variant"] for r in summary.rows}) > 1 else []
+    parts += [f"{k.rsplit('.', 1)[-1]}={show_value(row[k])}" for k in summary.grid_keys]
+    return " ".join(parts) or str(row["variant"])
+
+
+def _colours(summary: Summary) -> dict[str, str]:
+    """One colour per variant (its seeds share it), the same in both plots."""
+    groups = dict.fromkeys(_group_of(summary, row) for row in summary.rows)
+    return {g: f"C{i % 10}" for i, g in enumerate(groups)}
+
+
+def _loss_overlay(summary: Summary) -> None:
+    fig = _figure()
+    ax = fig.add_subplot()
+    colours, labelled = _colours(summary), set()
+    everything: list[float] = []
+    for row in summary.rows:
+        its, losses = read_losses(summary.folder / row["run_dir"])
+        if not its:
+            continue
+        group = _group_of(summary, row)
+        ax.plot(its, losses, color=colours[group], linewidth=1.0, alpha=0.85,
+                label=None if group in labelled else group)
+        labelled.add(group)
+        everything += losses
+    _axes(ax, everything)
+    ax.set(xlabel="iteration", ylabel="training loss", title=f"{summary.name}: loss")
+    if labelled:
+        ax.legend(fontsize="small", ncols=1 + len(labelled) // 8)
+    fig.savefig(summary.folder / "loss.png")
+
+
+def _metric_bars(summary: Summary) -> None:
+    metric, higher = summary.metric
+    points: dict[str, list[float]] = {}
+    for row in summary.rows:
+        v = value(row, metric)
+        if row["status"] == "completed" and v is not None:
+            points.setdefault(_group_of(summary, row), []).append(float(v))
+    order = sorted(points, key=lambda g: sum(points[g]) / len(points[g]), reverse=higher)
+    colours = _colours(summary)
+    fig = _figure(7.0, 1.2 + 0.4 * max(1, len(order)))
+    ax = fig.add_subplot()
+    means = [sum(points[g]) / len(points[g]) for g in order]
+    ax.barh(range(len(order)), means, color=[colours[g] for g in order], alpha=0.7)
+    for i, g in enumerate(order):
+        ax.plot(points[g], [i] * len(points[g]), "k.", markersize=4)
+    ax.set_yticks(range(len(order)), order)
+    ax.invert_yaxis()  # best on top
+    ax.set(xlabel=metric + ("" if higher else " (lower is better)"),
+           title=f"{summary.name}: {metric}")
+    ax.grid(axis="x", alpha=0.3)
+    fig.savefig(summary.folder / "metric.png")
