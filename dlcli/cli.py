@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from dlcli.cli_gradcheck import gradcheck
+from dlcli.cli_compare import compare
 from dlcli.cli_ops import ops_app
+from dlcli.cli_runs import runs_app
 from dlcli.errors import DlcliError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -164,6 +166,10 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
 
 def _num(v: float) -> str:
     return f"{v:.3f}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
+app.command()(compare)
+app.add_typer(runs_app, name="runs")
 
 
 def main() -> None:

@@ -1,0 +1,176 @@
+"""``dlcli compare``: run a sweep (or a config with --strategy/--grid shortcuts), print the table.
+
+A thin command: parse options, call :func:`dlcli.api.compare` / :func:`dlcli.api.resume`, print.
+Exit codes go through :func:`dlcli.cli.guarded` (imported late: cli.py imports this module).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from dlcli.report import Summary
+
+FileArg = Annotated[Path | None, typer.Argument(
+    help="A sweep file, or a plain config to vary with --strategy/--grid/--seed.",
+    show_default=False)]
+ResumeOpt = Annotated[Path | None, typer.Option(
+    "--resume", help="A compare folder: run only its variants that have not completed.",
+    show_default=False)]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", "-s", help="Override a key of the base config: KEY.PATH=VALUE; repeatable.")]
+StrategyOpt = Annotated[list[str] | None, typer.Option(
+    "--strategy", help="One variant per strategy (with the base's settings); repeatable.")]
+GridOpt = Annotated[list[str] | None, typer.Option(
+    "--grid", help="A grid over one key: KEY.PATH=V1,V2,...; repeatable (the product).")]
+SeedOpt = Annotated[list[int] | None, typer.Option(
+    "--seed", min=0, help="Run every variant with this seed; repeatable (mean ± std).")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where the compare folder goes.")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes (joblib).")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    help="Run on a Dask cluster: its scheduler address, tcp://HOST:PORT.", show_default=False)]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--connect-timeout", min=0.1, help="Seconds to wait for the Dask scheduler.")]
+FailFastOpt = Annotated[bool, typer.Option(
+    "--fail-fast", help="Stop at the first variant that fails or diverges.")]
+SortOpt = Annotated[str | None, typer.Option(
+    help="Sort the table by this column (default: the primary metric, best first); -KEY "
+         "reverses.", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No line per finished variant.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")]
+
+
+def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
+            strategy: StrategyOpt = None, grid: GridOpt = None, seed: SeedOpt = None,
+            out: OutOpt = Path("runs"), jobs: JobsOpt = 1, scheduler: SchedulerOpt = None,
+            connect_timeout: TimeoutOpt = 10.0, fail_fast: FailFastOpt = False,
+            sort: SortOpt = None, quiet: QuietOpt = False, as_json: JsonOpt = False) -> None:
+    """Run several variants on the same data and start; one table, summaries and plots.
+
+    Writes runs/compare-<UTC stamp>-<name>-<6 hex>/: one run folder per variant, sweep.json,
+    summary.csv/.json/.md, loss.png and metric.png. Exit 0 all completed, 1 any failed or
+    diverged, 2 bad sweep (nothing runs), 130 interrupted (resume with --resume DIR).
+    """
+    from dlcli import api
+    from dlcli.cli import err_console, guarded
+    from dlcli.errors import UsageError
+    from dlcli.report import check_sort
+
+    def check() -> None:
+        if (file is None) == (resume is None):
+            raise UsageError("give a sweep or config FILE, or --resume DIR (one of the two)")
+        if resume is not None and (set_ or strategy or grid or seed):
+            raise UsageError("--resume runs the frozen sweep as it was; --set, --strategy, "
+                             "--grid and --seed do not apply")
+
+    guarded(check)
+    runner: dict[str, Any] = dict(jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
+                  fail_fast=fail_fast, sort=sort, on_row=None if quiet else _progress(err_console))
+    if resume is not None:
+        err_console.print(f"resuming {resume}", highlight=False, markup=False)
+        summary = guarded(lambda: api.resume(resume, **runner))
+    else:
+        assert file is not None
+        plan = guarded(lambda: api.load_plan(file, sets=set_ or [], grid=grid or [],
+                                             strategies=strategy or [], seeds=seed or []))
+        guarded(lambda: check_sort(sort, plan.grid_keys))
+        mode = f"on {scheduler}" if scheduler else (f"{jobs} jobs" if jobs > 1 else "serially")
+        err_console.print(f"comparing {len(plan.variants)} variant"
+                          f"{'s' if len(plan.variants) != 1 else ''} of {plan.name} {mode}",
+                          highlight=False, markup=False)
+        summary = guarded(lambda: api.compare(plan, out=out, command=shlex.join(
+            ["dlcli", *sys.argv[1:]]), **runner))
+    _finish(summary, sort, as_json)
+
+
+def _progress(console: Any) -> Any:
+    def on_row(row: dict[str, Any], summary: Summary) -> None:
+        from rich.markup import escape
+
+        from dlcli.report import fmt, value
+
+        metric, _ = summary.metric
+        colour = "green" if row["status"] == "completed" else "red"
+        console.print(
+            f"\\[{len(summary.rows)}/{summary.total}] {escape(row['label'])}  "
+            f"[{colour}]{row['status']}[/]  "
+            f"{metric} {fmt(metric, value(row, metric))}  "
+            f"loss {fmt('final_loss', value(row, 'final_loss'))}  "
+            f"{fmt('wall_time_s', row['wall_time_s'])}s", highlight=False, soft_wrap=True)
+
+    return on_row
+
+
+def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from dlcli.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, err_console
+
+    if as_json:
+        print(json.dumps(summary.to_json(), default=str), flush=True)
+    print_tables(summary, sort, err_console if as_json else Console())
+    for row in summary.rows:
+        if row["error"]:
+            err_console.print(f"  {escape(row['run_dir'])}: [red]{row['status']}[/]: "
+                              f"{escape(row['error'])}",
+                              highlight=False, soft_wrap=True)
+    for note in summary.notes:
+        err_console.print(f"  note: {note}", highlight=False, markup=False)
+    finished = len(summary.rows) == summary.total
+    ok = finished and summary.completed == summary.total
+    err_console.print(f"{summary.completed} of {summary.total} variants completed; summaries "
+                      f"and plots in {summary.folder}", highlight=False, soft_wrap=True,
+                      markup=False)
+    if not ok:
+        err_console.print(f"run what is missing or failed: dlcli compare --resume "
+                          f"{shlex.quote(str(summary.folder))}", highlight=False, soft_wrap=True,
+                          markup=False)
+    if summary.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def print_tables(summary: Summary, sort: str | None, console: Any,
+                 extra: dict[str, str] | None = None) -> None:
+    """The per-variant table (sorted) and, with several seeds, mean ± std across them."""
+    from dlcli.report import group_table, run_table
+
+    heads, cells = run_table(summary, sort, extra)
+    metric, _ = summary.metric
+    console.print(_table(f"{summary.name}: sorted by {sort or metric}", heads, cells))
+    groups = group_table(summary)
+    if groups:
+        console.print()
+        console.print(_table("across seeds", *groups))
+
+
+SHORT = {"iterations": "iters", "wall_time_s": "wall s", "wall_time_s (mean)": "wall s (mean)"}
+
+
+def _table(title: str, heads: list[str], cells: list[list[str]]) -> Any:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    # Headers wrap at their spaces so the table fits 80 columns; cells keep their width.
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False, show_edge=False)
+    leaves = [h.rsplit(".", 1)[-1] for h in heads]
+    for i, head in enumerate(heads):
+        name = SHORT.get(head) or (leaves[i] if leaves.count(leaves[i]) == 1 else head)
+        width = max([len(row[i]) for row in cells] + [max(len(w) for w in name.split("_"))])
+        left = head in ("variant", "status", "loss")
+        table.add_column(name.replace("_", " "), justify="left" if left else "right",
+                         width=width)
+    status = heads.index("status") if "status" in heads else None
+    for row in cells:
+        failed = status is not None and row[status] != "completed"
+        table.add_row(*map(escape, row), style="red" if failed else None)
+    return table

@@ -1,0 +1,126 @@
+"""``dlcli runs list`` and ``dlcli runs show``: browse the run and compare folders.
+
+Thin commands over :func:`dlcli.api.list_runs` and :func:`dlcli.api.show_run`; errors go
+through :func:`dlcli.cli.guarded` (imported late: cli.py imports this module).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+runs_app = typer.Typer(help="Browse run folders: list them, show one.", no_args_is_help=True)
+
+METRIC_SHORT = {"test_accuracy": "test acc", "test_r2": "test R²", "final_loss": "loss"}
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout instead of a table.")]
+
+
+@runs_app.command("list")
+def list_runs(
+    root: Annotated[Path, typer.Argument(help="The runs folder.")] = Path("runs"),
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Also list the runs inside each "
+                                       "compare folder.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A table of runs and compare folders, newest first."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dlcli import api
+    from dlcli.cli import err_console, guarded
+    from dlcli.report import fmt
+
+    rows = guarded(lambda: api.list_runs(root, descend=all_))
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        err_console.print(f"no runs under {root}", highlight=False, markup=False, soft_wrap=True)
+        return
+    table = Table(title=escape(f"runs in {root}, newest first"), title_justify="left",
+                  box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, show_edge=False)
+    for head in ("id", "name", "data", "model", "strategy", "status", "metric", "wall s"):
+        table.add_column(head, justify="right" if head == "wall s" else "left", no_wrap=True)
+    for r in rows:
+        metric = "-" if r["metric"] is None else \
+            f"{METRIC_SHORT.get(r['metric'], r['metric'])} {fmt(r['metric'], r['value'])}"
+        ident = ("  " + r["id"].split("/", 1)[-1]) if "/" in r["id"] else r["id"]
+        cells = [ident, *(str(r[k] or "-") for k in ("name", "data", "model", "strategy")),
+                 r["status"], metric, fmt("wall_time_s", r["wall_time_s"])]
+        table.add_row(*map(escape, cells),
+                      style=None if r["status"] == "completed" else "yellow")
+    # Piped into a file or grep, ids must not be cut at 80 columns.
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+@runs_app.command("show")
+def show(
+    run: Annotated[str, typer.Argument(help="A run or compare folder: its path, or an id "
+                                       "prefix under --dir.", show_default=False)],
+    root: Annotated[Path, typer.Option("--dir", help="Where ids are looked up.")] = Path("runs"),
+    as_json: JsonOpt = False,
+) -> None:
+    """A run's result, a sparkline of its loss and its config (a compare folder: its table)."""
+    from rich.console import Console
+
+    from dlcli import api
+    from dlcli.cli import guarded
+
+    info = guarded(lambda: api.show_run(run, root))
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        console = Console(width=None if sys.stdout.isatty() else 120)
+        (_show_compare if info["kind"] == "compare" else _show_run)(info, console)
+
+
+def _show_run(info: dict[str, Any], console: Any) -> None:
+    import yaml
+    from rich.markup import escape
+
+    from dlcli.report import fmt, sparkline
+
+    res = info["result"] or {}
+    losses = info["losses"]
+    console.print(f"[bold]{escape(info['path'])}[/]", highlight=False)
+    status = res.get("status", "incomplete (no result.json yet)")
+    console.print(f"status {status}, {res.get('iterations', len(losses))} iterations, seed "
+                  f"{res.get('seed', '-')}, {fmt('wall_time_s', res.get('wall_time_s'))} s",
+                  highlight=False, markup=False, soft_wrap=True)
+    if res.get("error"):
+        console.print(f"[red]{escape(res['error'])}[/]", highlight=False)
+    metrics = res.get("metrics") or {}
+    if metrics:
+        console.print("  ".join(f"{k} {fmt(k, v)}" for k, v in metrics.items()), highlight=False,
+                      markup=False, soft_wrap=True)
+    if losses:
+        console.print(f"loss {losses[0]:.4g} {sparkline(losses, 60)} {losses[-1]:.4g} "
+                      f"(min {min(losses):.4g})", highlight=False, markup=False, soft_wrap=True)
+    if res.get("command"):
+        console.print(f"command: {res['command']}", highlight=False, soft_wrap=True, markup=False)
+    if info["config"]:
+        console.print("config:", highlight=False)
+        console.print(yaml.safe_dump(info["config"], sort_keys=False).rstrip(), highlight=False,
+                      markup=False)
+
+
+def _show_compare(info: dict[str, Any], console: Any) -> None:
+    from rich.markup import escape
+
+    from dlcli.cli_compare import print_tables
+    from dlcli.report import Summary, sparkline
+
+    runs = info["runs"]
+    summary = Summary.from_json(Path(info["path"]), info["summary"]) if info.get("summary") \
+        else None
+    console.print(f"[bold]{escape(info['path'])}[/]: {len(runs)} runs", highlight=False)
+    if summary is None or not summary.rows:
+        return
+    lines = {Path(r["path"]).name: sparkline(r["losses"], 12) for r in runs}
+    print_tables(summary, None, console, extra=lines)
