@@ -19,9 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dlcli.cli_gradcheck import gradcheck
-from dlcli.cli_compare import compare
 from dlcli.cli_ops import ops_app
-from dlcli.cli_runs import runs_app
 from dlcli.errors import DlcliError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -168,19 +166,19 @@ def _num(v: float) -> str:
     return f"{v:.3f}" if abs(v) < 1e4 else f"{v:,.0f}"
 
 
-app.command()(compare)
-app.add_typer(runs_app, name="runs")
-
-
 def main() -> None:
     app()
 
 
 def _register() -> None:
     """Sub-command groups live in their own modules; imported here so `dlcli --help` lists them."""
+    from dlcli.cli_compare import compare
     from dlcli.cli_data import data_app
+    from dlcli.cli_runs import runs_app
 
     app.add_typer(data_app, name="data")
+    app.command()(compare)
+    app.add_typer(runs_app, name="runs")
 
 
 _register()

@@ -149,7 +149,7 @@ def finished_rows(folder: Path, plan: Plan) -> dict[int, dict[str, Any]]:
 
 def _task(folder: Path, v: Variant) -> Task:
     run_dir = folder / v.folder
-    return {"index": v.index, "label": v.label, "config": v.config, "run_dir": str(run_dir),
+    return {"index": v.index, "label": v.label, "config": v.raw, "run_dir": str(run_dir),
             "command": shlex.join(["dlcli", "train", str(run_dir / "config.yaml")])}
 
 

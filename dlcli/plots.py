@@ -70,20 +70,30 @@ def _colours(summary: Summary) -> dict[str, str]:
 
 
 def _loss_overlay(summary: Summary) -> None:
+    """Completed runs set the axes; a diverged or failed run is dashed and may leave the top."""
     fig = _figure()
     ax = fig.add_subplot()
     colours, labelled = _colours(summary), set()
-    everything: list[float] = []
+    kept: list[float] = []
+    others: list[float] = []
     for row in summary.rows:
         its, losses = read_losses(summary.folder / row["run_dir"])
         if not its:
             continue
-        group = _group_of(summary, row)
+        group, done = _group_of(summary, row), row["status"] == "completed"
+        label = group if done else f"{group} ({row['status']})"
         ax.plot(its, losses, color=colours[group], linewidth=1.0, alpha=0.85,
-                label=None if group in labelled else group)
-        labelled.add(group)
-        everything += losses
-    _axes(ax, everything)
+                linestyle="-" if done else "--", label=None if label in labelled else label)
+        labelled.add(label)
+        (kept if done else others).extend(losses)
+    _axes(ax, kept or others)
+    finite = [v for v in kept if math.isfinite(v)]
+    if finite and others:
+        lo, hi = min(finite), max(finite)
+        if ax.get_yscale() == "log":
+            ax.set_ylim(lo / 1.5, hi * 1.5)
+        else:
+            ax.set_ylim(lo - 0.05 * (hi - lo + 1e-12), hi + 0.1 * (hi - lo + 1e-12))
     ax.set(xlabel="iteration", ylabel="training loss", title=f"{summary.name}: loss")
     if labelled:
         ax.legend(fontsize="small", ncols=1 + len(labelled) // 8)

@@ -66,7 +66,10 @@ class Variant:
     label: str  # "sgd lr=1e-06 seed=1": unique within the sweep
     folder: str  # its run folder inside the compare folder
     hash: str
-    config: dict[str, Any] = field(repr=False)
+    config: dict[str, Any] = field(repr=False)  # resolved: every default written out
+    # What was validated (base + overrides, defaults left out): a worker validates this again,
+    # as a resolved dump does not always validate (validators that look at the keys given).
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def expand(base: Mapping[str, Any], spec: SweepFile, source: str) -> list[Varian
         grid = {k: _lookup(cfg, k) for k in keys}
         label = _label(cfg["name"], grid, seed)
         out.append(Variant(index, cfg["name"], grid, cfg["seed"], label,
-                           f"{index:0{width}d}-{_slug(label)}", config_hash(cfg), cfg))
+                           f"{index:0{width}d}-{_slug(label)}", config_hash(cfg), cfg, raw))
     _check_unique(out, source)
     return out
 

@@ -231,3 +231,17 @@ def test_usage_errors_exit_2(tmp_path, args, expected):
 def test_resume_needs_a_compare_folder(tmp_path):
     res = _run("--resume", str(tmp_path))
     assert res.exit_code == 2 and "no sweep.json there" in res.output
+
+
+def test_a_regression_sweep_ranks_by_test_r2(tmp_path):
+    sweep = Path(__file__).resolve().parents[1] / "configs" / "houses-lr-sweep.yaml"
+    res = _run(str(sweep), "--out", str(tmp_path), "-q", "--json", "--set",
+               "strategy.iterations=5", "--set", "data.num_train=80", "--set", "data.num_val=20",
+               "--set", "data.num_test=20", "--grid", "strategy.lr=0.01,0.1")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["metric"] == "test_r2" and summary["higher_is_better"]
+    (folder,) = tmp_path.glob("compare-*-houses-lr-sweep-*")
+    header = (folder / "summary.csv").read_text().splitlines()[0].split(",")
+    assert header[4:6] == ["status", "test_r2"] and "test_rmse" in header
+    assert "sorted by test_r2" in res.output

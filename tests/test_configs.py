@@ -6,10 +6,13 @@ import pytest
 
 from dlcli import api
 from dlcli.config import load_config
+from dlcli.sweep import is_sweep_file
 from tests.cifar_fixtures import make_tiny_cifar, write_python_folder
 from tests.conftest import write_kc_csv
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+# Sweep files (base/sweep/variants) run in tests/test_sweep.py.
+CONFIGS = [p for p in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+           if not is_sweep_file(p)]
 
 
 def _shrink(path: Path, tmp_path: Path) -> list[str]:

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import yaml
 
-from dlcli.config import validate
+from dlcli import api
+from dlcli.config import apply_sets, validate
 from dlcli.data.sources import load_dataset
 from dlcli.errors import ConfigError, UsageError
 from dlcli.models import build_model
-from dlcli.sweep import Plan, config_hash, load_plan, parse_grid
+from dlcli.sweep import Plan, config_hash, is_sweep_file, load_plan, parse_grid
 from dlcli.train import streams
 from tests.conftest import small_raw
 
@@ -128,7 +129,7 @@ def test_same_seed_same_split_and_same_start_whatever_the_strategy(write_config)
                   seeds=[0, 1])
     starts = {}
     for v in load_plan(path).variants:
-        cfg = validate(v.config)
+        cfg = validate(v.raw)
         data = load_dataset(cfg.data, cfg.seed)
         init = build_model(cfg.model).init_params(data.n_features, data.n_outputs,
                                                   streams(cfg.seed)[0])
@@ -148,7 +149,16 @@ def test_shipped_strategies_sweep_compares_six_strategies_from_one_start():
     assert all(s == same[0] for s in same)
 
 
-def test_shipped_sweeps_expand():
-    for path in CONFIGS.glob("*.yaml"):
-        if "base" in yaml.safe_load(path.read_text()):
-            assert load_plan(path).variants, path
+SWEEPS = [p for p in sorted(CONFIGS.glob("*.yaml")) if is_sweep_file(p)]
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=[p.stem for p in SWEEPS])
+def test_shipped_sweep_runs_shrunk(path, tmp_path):
+    plan = load_plan(path)
+    for v in plan.variants:
+        sets = ["data.num_train=60", "data.num_val=10", "data.num_test=10", "eval_every=1",
+                f"strategy.iterations={min(v.config['strategy']['iterations'], 2)}"]
+        if v.config["strategy"]["eval_batch"] is not None:
+            sets.append("strategy.eval_batch=2")
+        result = api.train(validate(apply_sets(v.raw, sets)), out=tmp_path)
+        assert result["status"] == "completed", (v.label, result["error"])
