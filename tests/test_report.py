@@ -41,8 +41,9 @@ def _summary(tmp_path: Path) -> Summary:
 def test_primary_metric_accuracy_then_r2_then_final_loss():
     assert primary_metric([{"test_accuracy": 0.3, "final_loss": 1}]) == ("test_accuracy", True)
     assert primary_metric([{"val_r2": 0.1, "test_r2": 0.5, "test_rmse": 3}]) == ("test_r2", True)
-    assert primary_metric([{"final_loss": 0.1}, {}]) == ("final_loss", False)
-    assert primary_metric([{"test_accuracy": None, "final_loss": 1}]) == ("final_loss", False)
+    assert primary_metric([{"final_loss": 0.1, "final_x": 1.0}]) == ("final_loss", False)
+    assert primary_metric([{}, {"test_r2": 0.4}]) == ("test_r2", True)  # a crash has no say
+    assert primary_metric([]) == ("final_loss", False)
 
 
 def test_mean_std_uses_the_sample_std_and_skips_missing():
