@@ -22,6 +22,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,7 @@ from dlcli.errors import ConfigError, UsageError
 SWEEP_KEYS = ("base", "sweep", "variants", "seeds")  # any of them makes a file a sweep file
 MAX_VARIANTS = 10_000
 NAME = r"^[A-Za-z0-9._-]+$"
+PATH_KEYS = ("path", "cache_dir")  # data keys holding a file or folder
 
 
 class VariantSpec(BaseModel):
@@ -223,7 +225,20 @@ def _resolve_raw(base: Mapping[str, Any], vspec: VariantSpec | None, point: dict
         _set_path(raw, key.split("."), value, f"{source}: sweep key {key!r}")
     if seed is not None:
         raw["seed"] = seed
+    _absolute_paths(raw)
     return raw
+
+
+def _absolute_paths(raw: dict[str, Any]) -> None:
+    """Relative data paths are from the working directory of ``dlcli compare``; freeze them
+    as absolute so a worker started elsewhere (a Dask worker) reads the same files."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return
+    for key in PATH_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value and not value.startswith("~"):
+            data[key] = os.path.abspath(value)
 
 
 def _leaves(mapping: Mapping[str, Any], prefix: tuple[str, ...] = ()

@@ -68,6 +68,15 @@ def test_inline_base_and_a_plain_config_with_shortcuts(write_config):
     assert len(load_plan(plain).variants) == 1  # a plain config alone: one variant
 
 
+def test_relative_data_paths_are_frozen_as_absolute(write_config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = small_raw()
+    raw["data"] = {"source": "houses", "path": "kc.csv", "num_train": 0.5}
+    raw["model"] = {"name": "linear-regression"}
+    (v,) = load_plan(write_config(raw, "h.yaml")).variants
+    assert v.config["data"]["path"] == str(tmp_path / "kc.csv") == v.raw["data"]["path"]
+
+
 def test_plan_round_trips_through_json(write_config):
     plan = load_plan(_sweep(write_config, seeds=[0, 1]))
     assert Plan.from_json(plan.to_json()) == plan
