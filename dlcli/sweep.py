@@ -71,7 +71,7 @@ class Variant:
     config: dict[str, Any] = field(repr=False)  # resolved: every default written out
     # What was validated (base + overrides, defaults left out): a worker validates this again,
     # as a resolved dump does not always validate (validators that look at the keys given).
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    raw: dict[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True)
