@@ -108,14 +108,13 @@ def _progress(console: Any) -> Any:
 
 
 def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    from dlcli.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, err_console
+    from dlcli.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, err_console, out_console
 
     if as_json:
         print(json.dumps(summary.to_json(), default=str), flush=True)
-    print_tables(summary, sort, err_console if as_json else Console())
+    print_tables(summary, sort, err_console if as_json else out_console())
     for row in summary.rows:
         if row["error"]:
             err_console.print(f"  {escape(row['run_dir'])}: [red]{row['status']}[/]: "

@@ -7,7 +7,6 @@ through :func:`dlcli.cli.guarded` (imported late: cli.py imports this module).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,12 +27,11 @@ def list_runs(
 ) -> None:
     """A table of runs and compare folders, newest first."""
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from dlcli import api
-    from dlcli.cli import err_console, guarded
+    from dlcli.cli import err_console, guarded, out_console
     from dlcli.report import fmt
 
     rows = guarded(lambda: api.list_runs(root, descend=all_))
@@ -55,8 +53,7 @@ def list_runs(
                  r["status"], metric, fmt("wall_time_s", r["wall_time_s"])]
         table.add_row(*map(escape, cells),
                       style=None if r["status"] == "completed" else "yellow")
-    # Piped into a file or grep, ids must not be cut at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 250).print(table)
+    out_console().print(table)
 
 
 @runs_app.command("show")
@@ -67,16 +64,14 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """A run's result, a sparkline of its loss and its config (a compare folder: its table)."""
-    from rich.console import Console
-
     from dlcli import api
-    from dlcli.cli import guarded
+    from dlcli.cli import guarded, out_console
 
     info = guarded(lambda: api.show_run(run, root))
     if as_json:
         print(json.dumps(info, indent=2, default=str))
     else:
-        console = Console(width=None if sys.stdout.isatty() else 120)
+        console = out_console()
         (_show_compare if info["kind"] == "compare" else _show_run)(info, console)
 
 
