@@ -69,17 +69,19 @@ def _colours(summary: Summary) -> dict[str, str]:
     return {g: f"C{i % 10}" for i, g in enumerate(groups)}
 
 
-def _loss_overlay(summary: Summary) -> None:
+def _loss_overlay(summary: Summary) -> Any:
     """Completed runs set the axes; a diverged or failed run is dashed and may leave the top."""
     fig = _figure()
     ax = fig.add_subplot()
     colours, labelled = _colours(summary), set()
     kept: list[float] = []
     others: list[float] = []
+    lengths: list[int] = []
     for row in summary.rows:
         its, losses = read_losses(summary.folder / row["run_dir"])
         if not its:
             continue
+        lengths.append(its[-1])
         group, done = _group_of(summary, row), row["status"] == "completed"
         label = group if done else f"{group} ({row['status']})"
         ax.plot(its, losses, color=colours[group], linewidth=1.0, alpha=0.85,
@@ -87,6 +89,8 @@ def _loss_overlay(summary: Summary) -> None:
         labelled.add(label)
         (kept if done else others).extend(losses)
     _axes(ax, kept or others)
+    if lengths and min(lengths) > 0 and max(lengths) >= DECADES * min(lengths):
+        ax.set_xscale("log")  # 3 steps next to 1000: the short runs stay visible
     finite = [v for v in kept if math.isfinite(v)]
     if finite and others:
         lo, hi = min(finite), max(finite)
@@ -98,6 +102,7 @@ def _loss_overlay(summary: Summary) -> None:
     if labelled:
         ax.legend(fontsize="small", ncols=1 + len(labelled) // 8)
     fig.savefig(summary.folder / "loss.png")
+    return ax
 
 
 def _metric_bars(summary: Summary) -> None:

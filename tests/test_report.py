@@ -117,6 +117,12 @@ def test_compare_plots_are_pngs(tmp_path):
     plots.compare_plots(s)
     for name in ("loss.png", "metric.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG
+    ax = plots._loss_overlay(s)
+    assert ax.get_xscale() == "linear" and ax.get_ylim()[1] < 10  # the diverged run is cut
+    (tmp_path / "05-big" / "metrics.csv").write_text(
+        "iteration,loss,best_loss,elapsed_s,val_accuracy\n"
+        + "".join(f"{i},2.0,2.0,0.1,\n" for i in range(1, 41)))
+    assert plots._loss_overlay(s).get_xscale() == "log"  # 3 steps next to 40
 
 
 def test_loss_axis_is_logarithmic_when_losses_span_decades(tmp_path):
