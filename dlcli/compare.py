@@ -167,7 +167,7 @@ def run_plan(plan: Plan, folder: Path, runner: Runner, *,
     write_summary(summary, sort)
     try:
         with closing(runner([_task(folder, v) for v in pending])) as outcomes:
-            for index, result in outcomes:
+            for index, result in _survive(outcomes, summary):
                 row = make_row(by_index[index], result)
                 _add(summary, row, sort)
                 if on_row:
@@ -182,6 +182,22 @@ def run_plan(plan: Plan, folder: Path, runner: Runner, *,
         _plots(summary)
         write_summary(summary, sort)  # now summary.md links the plots
     return summary
+
+
+def _survive(outcomes: Iterator[Outcome], summary: Summary) -> Iterator[Outcome]:
+    """The outcomes until the executor itself breaks (a worker process killed, say, by the
+    out-of-memory killer, or the Dask scheduler gone): then a note, and the rows so far stand;
+    the variants left are what ``--resume`` runs."""
+    while True:
+        try:
+            outcome = next(outcomes)
+        except StopIteration:
+            return
+        except Exception as exc:
+            text = (str(exc).strip().splitlines() or [""])[0]
+            summary.notes.append(f"the workers stopped: {type(exc).__name__}: {text}")
+            return
+        yield outcome
 
 
 def _add(summary: Summary, row: dict[str, Any], sort: str | None) -> None:

@@ -245,3 +245,21 @@ def test_a_regression_sweep_ranks_by_test_r2(tmp_path):
     header = (folder / "summary.csv").read_text().splitlines()[0].split(",")
     assert header[4:6] == ["status", "test_r2"] and "test_rmse" in header
     assert "sorted by test_r2" in res.output
+
+
+def test_a_broken_executor_keeps_the_rows_so_far(tmp_path):
+    from dlcli import compare
+    from dlcli.sweep import load_plan
+
+    plan = load_plan(_sweep(tmp_path, THREE))
+
+    def dies_after_one(tasks):
+        yield compare.run_variant(tasks[0])
+        raise RuntimeError("A worker process was terminated abruptly (OOM?)")
+
+    folder = compare.start(plan, tmp_path / "runs", "test")
+    summary = compare.run_plan(plan, folder, dies_after_one)
+    assert [r["variant"] for r in summary.rows] == ["sgd"] and not summary.interrupted
+    assert summary.notes == ["the workers stopped: RuntimeError: A worker process was "
+                             "terminated abruptly (OOM?)"]
+    assert len(json.loads((folder / "summary.json").read_text())["rows"]) == 1
