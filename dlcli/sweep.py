@@ -111,15 +111,12 @@ def load_plan(path: str | Path, *, sets: Sequence[str] = (), grid: Sequence[str]
     is_sweep = any(key in raw for key in SWEEP_KEYS)
     spec = parse_sweep(raw, str(path)) if is_sweep else SweepFile(base=raw)
     spec = _with_shortcuts(spec, str(path), grid, strategies, seeds)
-    if isinstance(spec.base, str):
-        base_path = path.parent / spec.base
-        base, base_source = read_yaml_mapping(base_path), str(base_path)
-    else:
-        base, base_source = spec.base, str(path) + (" (base)" if is_sweep else "")
+    # The base alone need not be valid (a variant may complete it); every variant must be.
+    base = read_yaml_mapping(path.parent / spec.base) if isinstance(spec.base, str) else spec.base
     base = apply_sets(base, sets)
-    base_cfg = validate(base, base_source + (" (with --set)" if sets else ""))
-    name = spec.name or (_slug(path.stem) if is_sweep else base_cfg.name)
-    return Plan(name, str(path), list(spec.sweep), expand(base, spec, str(path)))
+    name = spec.name or _slug(path.stem if is_sweep else str(base.get("name") or "run"))
+    where = str(path) + (" (with --set)" if sets else "")
+    return Plan(name, str(path), list(spec.sweep), expand(base, spec, where))
 
 
 def is_sweep_file(path: str | Path) -> bool:

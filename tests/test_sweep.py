@@ -77,6 +77,18 @@ def test_relative_data_paths_are_frozen_as_absolute(write_config, tmp_path, monk
     assert v.config["data"]["path"] == str(tmp_path / "kc.csv") == v.raw["data"]["path"]
 
 
+def test_a_base_completed_by_its_variants_is_fine(write_config):
+    base = small_raw()
+    base["data"] = {"source": "houses-synthetic", "num_train": 50, "num_val": 10, "num_test": 10}
+    path = write_config({"base": base, "variants": [  # softmax on a regression table: invalid
+        {"name": "lin", "model.name": "linear-regression"},
+        {"name": "mlp", "model": {"name": "mlp-regression", "hidden": [4]}}]}, "s.yaml")
+    assert [v.config["model"]["name"] for v in load_plan(path).variants] == [
+        "linear-regression", "mlp-regression"]
+    with pytest.raises(ConfigError, match=r"s.yaml \(with --set\) \(variant lin\)"):
+        load_plan(path, sets=["strategy.lr=-1"])
+
+
 def test_plan_round_trips_through_json(write_config):
     plan = load_plan(_sweep(write_config, seeds=[0, 1]))
     assert Plan.from_json(plan.to_json()) == plan
