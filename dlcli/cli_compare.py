@@ -71,7 +71,8 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
 
     guarded(check)
     runner: dict[str, Any] = dict(jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
-                  fail_fast=fail_fast, sort=sort, on_row=None if quiet else _progress(err_console))
+                  fail_fast=fail_fast, sort=sort, on_row=None if quiet else _progress(err_console),
+                  display=_live(err_console) if not quiet and err_console.is_terminal else None)
     if resume is not None:
         err_console.print(f"resuming {resume}", highlight=False, markup=False)
         summary = guarded(lambda: api.resume(resume, **runner))
@@ -87,6 +88,16 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
         summary = guarded(lambda: api.compare(plan, out=out, command=shlex.join(
             ["dlcli", *sys.argv[1:]]), **runner))
     _finish(summary, sort, as_json)
+
+
+def _live(console: Any) -> Any:
+    """On a terminal, a serial run's variant shows dlcli train's live bar while it runs."""
+    def make() -> list[Any]:
+        from dlcli.callbacks import LiveProgress
+
+        return [LiveProgress(console)]
+
+    return make
 
 
 def _progress(console: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from functools import partial
 from pathlib import Path
@@ -30,17 +30,20 @@ Task = dict[str, Any]
 Outcome = tuple[int, dict[str, Any]]  # (variant index, its result.json content)
 Runner = Callable[[list[Task]], Generator[Outcome, None, None]]
 OnRow = Callable[[dict[str, Any], Summary], None]
+Display = Callable[[], Sequence[Any]]
 
 
-def run_variant(task: Mapping[str, Any]) -> Outcome:
+def run_variant(task: Mapping[str, Any], callbacks: Sequence[Any] = ()) -> Outcome:
     """The worker: train one variant into its run folder. Never raises for a failing variant: a
-    run that cannot even start is recorded as failed (in its folder too) and the others go on."""
+    run that cannot even start is recorded as failed (in its folder too) and the others go on.
+    ``callbacks`` (a live display) only in this process: workers run without."""
     from dlcli import api
 
     run_dir = Path(task["run_dir"])
     try:
         cfg = validate(task["config"], task["label"])
-        return task["index"], api.train(cfg, run_dir=run_dir, command=task["command"])
+        return task["index"], api.train(cfg, run_dir=run_dir, command=task["command"],
+                                        callbacks=callbacks)
     except Exception as exc:  # one variant's crash must never stop the sweep
         return task["index"], _failed(run_dir, exc)
 
@@ -62,11 +65,12 @@ def _failed(run_dir: Path, exc: Exception) -> dict[str, Any]:
 
 
 @contextmanager
-def executor(jobs: int = 1, scheduler: str | None = None,
-             connect_timeout: float = 10.0) -> Iterator[Runner]:
+def executor(jobs: int = 1, scheduler: str | None = None, connect_timeout: float = 10.0,
+             display: Display | None = None) -> Iterator[Runner]:
     """A function that runs tasks and yields their outcomes as they finish (in any order).
 
     Connecting to a Dask scheduler happens here, before the caller writes anything.
+    ``display()`` makes the callbacks that show a serial run's progress live.
     """
     if scheduler and jobs > 1:
         raise UsageError("--jobs and --scheduler: choose one (the cluster sets the parallelism)")
@@ -76,12 +80,13 @@ def executor(jobs: int = 1, scheduler: str | None = None,
     elif jobs > 1:
         yield partial(_joblib, backend="loky", n_jobs=jobs)
     else:
-        yield _serial
+        yield partial(_serial, display=display)
 
 
-def _serial(tasks: list[Task]) -> Generator[Outcome, None, None]:
+def _serial(tasks: list[Task], display: Display | None = None
+            ) -> Generator[Outcome, None, None]:
     for task in tasks:
-        yield run_variant(task)
+        yield run_variant(task, display() if display else ())
 
 
 def _joblib(tasks: list[Task], *, backend: str, n_jobs: int) -> Generator[Outcome, None, None]:
