@@ -139,13 +139,15 @@ def compare(plan: Plan | str | Path, *, out: str | Path = "runs", jobs: int = 1,
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     check_sort(sort, plan.grid_keys)
     with runner.executor(jobs, scheduler, connect_timeout, display) as run:
-        folder = runner.start(plan, out, command or shlex.join(sys.argv))
-        return runner.run_plan(plan, folder, run, fail_fast=fail_fast, sort=sort, on_row=on_row)
+        command = command or shlex.join(sys.argv)
+        folder = runner.start(plan, out, command)
+        return runner.run_plan(plan, folder, run, fail_fast=fail_fast, sort=sort, on_row=on_row,
+                               command=command)
 
 
 def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
            connect_timeout: float = 10.0, fail_fast: bool = False, sort: str | None = None,
-           on_row: Any = None, display: Any = None) -> Summary:
+           on_row: Any = None, display: Any = None, command: str | None = None) -> Summary:
     """Run the variants of a compare folder that have not completed (matched by config hash)."""
     from dlcli import compare as runner
 
@@ -155,7 +157,7 @@ def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
     with runner.executor(jobs, scheduler, connect_timeout, display) as run:
         done = runner.finished_rows(folder, plan)
         return runner.run_plan(plan, folder, run, done=done, fail_fast=fail_fast, sort=sort,
-                               on_row=on_row)
+                               on_row=on_row, command=command or shlex.join(sys.argv))
 
 
 # --------------------------------------------------------------------------- browsing runs

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -70,9 +69,15 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
                              "--grid and --seed do not apply")
 
     guarded(check)
-    runner: dict[str, Any] = dict(jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
-                  fail_fast=fail_fast, sort=sort, on_row=None if quiet else _progress(err_console),
-                  display=_live(err_console) if not quiet and err_console.is_terminal else None)
+    words = [str(file) if file else f"--resume={resume}", *(["--out", str(out)] if file else [])]
+    for flag, values in (("--set", set_), ("--strategy", strategy), ("--grid", grid),
+                         ("--seed", seed)):
+        words += [w for v in values or [] for w in (flag, str(v))]
+    runner: dict[str, Any] = dict(
+        jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout, fail_fast=fail_fast,
+        sort=sort, on_row=None if quiet else _progress(err_console),
+        display=_live(err_console) if not quiet and err_console.is_terminal else None,
+        command=shlex.join(["dlcli", "compare", *words]))  # what reproduces its runs
     if resume is not None:
         err_console.print(f"resuming {resume}", highlight=False, markup=False)
         summary = guarded(lambda: api.resume(resume, **runner))
@@ -81,12 +86,12 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
         plan = guarded(lambda: api.load_plan(file, sets=set_ or [], grid=grid or [],
                                              strategies=strategy or [], seeds=seed or []))
         guarded(lambda: check_sort(sort, plan.grid_keys))
-        mode = f"on {scheduler}" if scheduler else (f"{jobs} jobs" if jobs > 1 else "serially")
+        mode = (f"on {scheduler}" if scheduler else f"with {jobs} jobs" if jobs > 1
+                else "serially")
         err_console.print(f"comparing {len(plan.variants)} variant"
                           f"{'s' if len(plan.variants) != 1 else ''} of {plan.name} {mode}",
                           highlight=False, markup=False)
-        summary = guarded(lambda: api.compare(plan, out=out, command=shlex.join(
-            ["dlcli", *sys.argv[1:]]), **runner))
+        summary = guarded(lambda: api.compare(plan, out=out, **runner))
     _finish(summary, sort, as_json)
 
 

@@ -8,7 +8,6 @@ there, so the numbers are the same bit for bit in every mode) and returns the re
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -152,16 +151,16 @@ def finished_rows(folder: Path, plan: Plan) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def _task(folder: Path, v: Variant) -> Task:
-    run_dir = folder / v.folder
-    return {"index": v.index, "label": v.label, "config": v.raw, "run_dir": str(run_dir),
-            "command": shlex.join(["dlcli", "train", str(run_dir / "config.yaml")])}
+def _task(folder: Path, v: Variant, command: str) -> Task:
+    return {"index": v.index, "label": v.label, "config": v.raw,
+            "run_dir": str(folder / v.folder), "command": command}
 
 
 def run_plan(plan: Plan, folder: Path, runner: Runner, *,
              done: Mapping[int, dict[str, Any]] | None = None, fail_fast: bool = False,
-             sort: str | None = None, on_row: OnRow | None = None) -> Summary:
-    """Run every variant not in ``done``; each row is written to the summaries as it arrives."""
+             sort: str | None = None, on_row: OnRow | None = None, command: str = "") -> Summary:
+    """Run every variant not in ``done``; each row is written to the summaries as it arrives.
+    ``command`` (the compare command line) goes into each run's result.json."""
     done = done or {}
     summary = Summary(folder, plan.name, plan.grid_keys, len(plan.variants),
                       rows=[done[i] for i in sorted(done)])
@@ -171,7 +170,7 @@ def run_plan(plan: Plan, folder: Path, runner: Runner, *,
     by_index = {v.index: v for v in plan.variants}
     write_summary(summary, sort)
     try:
-        with closing(runner([_task(folder, v) for v in pending])) as outcomes:
+        with closing(runner([_task(folder, v, command) for v in pending])) as outcomes:
             for index, result in _survive(outcomes, summary):
                 row = make_row(by_index[index], result)
                 _add(summary, row, sort)

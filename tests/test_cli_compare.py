@@ -68,6 +68,8 @@ def test_compare_writes_runs_summaries_and_plots(tmp_path):
         assert (folder / name).read_bytes()[:8] == PNG
     frozen = json.loads((folder / "sweep.json").read_text())
     assert len(frozen["variants"]) == 8 and frozen["variants"][0]["config"]["seed"] == 0
+    command = json.loads((folder / runs[0] / "result.json").read_text())["command"]
+    assert command == frozen["command"] == f"dlcli compare {sweep} --out {tmp_path / 'runs'}"
     assert "sorted by test_accuracy" in res.output and "across seeds" in res.output
     assert "[8/8]" in res.output and "8 of 8 variants completed" in res.output
     table = res.stdout.splitlines()
