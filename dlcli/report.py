@@ -214,7 +214,9 @@ def group_table(summary: Summary) -> tuple[list[str], list[list[str]]] | None:
 
 def _pm(key: str, group: Mapping[str, Any]) -> str:
     mean, std = group[f"{key}_mean"], group[f"{key}_std"]
-    return fmt(key, mean) + ("" if std is None else f" ± {fmt(key, std)}")
+    if std is None:
+        return fmt(key, mean)
+    return f"{fmt(key, mean)} ± {fmt(key, std) if higher_is_better(key) else f'{std:.2g}'}"
 
 
 def markdown(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
