@@ -163,7 +163,9 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
 
 
 def _num(v: float) -> str:
-    return f"{v:.3f}" if abs(v) < 1e4 else f"{v:,.0f}"
+    if abs(v) < 1e4:
+        return f"{v:.3f}"
+    return f"{v:,.0f}" if abs(v) < 1e12 else f"{v:.3g}"  # a diverged run's error in dollars
 
 
 def main() -> None:

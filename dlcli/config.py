@@ -76,8 +76,8 @@ class DataConfig(_Section):
             return raw
         source = raw.get("source", "cifar10-synthetic")
         defaults = SPLIT_DEFAULTS.get(source) if isinstance(source, str) else None
-        if defaults is None:
-            return raw
+        if defaults is None:  # a source without splits (landscape): null means "none"
+            return {k: v for k, v in raw.items() if not (k.startswith("num_") and v is None)}
         filled = dict(zip(("num_train", "num_val", "num_test"), defaults, strict=True))
         return {**filled, **{k: v for k, v in raw.items() if v is not None or k not in filled}}
 
@@ -100,20 +100,25 @@ class DataConfig(_Section):
                              if self.source == "cifar10" else
                              f"data.path is required for data.source {self.source} "
                              f"(e.g. --set data.path=kc_house_data.csv)")
-        table_keys = {"log_target", "features", "zipcode", "date", "drop_invalid"}
-        stray = sorted(table_keys & self.model_fields_set)
+        # A key of another source is an error only when it asks for something: its default is
+        # harmless, so a resolved config (every key written out) validates again as it is.
+        stray = self._changed(("log_target", "features", "zipcode", "date", "drop_invalid"))
         if stray and self.source not in TABLE_SOURCES:
             raise ValueError(f"data.{stray[0]} applies to the house table only, "
                              f"not to data.source {self.source}")
-        if "normalize" in self.model_fields_set and self.source not in IMAGE_SOURCES:
+        if self._changed(("normalize",)) and self.source not in IMAGE_SOURCES:
             raise ValueError(f"data.normalize applies to images only (the house table is always "
                              f"standardized), not to data.source {self.source}")
-        if self.source != "landscape":
-            for key in _LANDSCAPE_KEYS:
-                if key in self.model_fields_set:
-                    raise ValueError(f"data.{key} applies to data.source: landscape only "
-                                     f"(data.source is {self.source!r})")
+        stray = self._changed(_LANDSCAPE_KEYS)
+        if stray and self.source != "landscape":
+            raise ValueError(f"data.{stray[0]} applies to data.source: landscape only "
+                             f"(data.source is {self.source!r})")
         return self
+
+
+    def _changed(self, keys: tuple[str, ...]) -> list[str]:
+        """The given keys whose value differs from the schema's default."""
+        return [k for k in keys if getattr(self, k) != type(self).model_fields[k].default]
 
 
 class ModelConfig(_Section):

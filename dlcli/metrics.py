@@ -35,7 +35,10 @@ def split_metrics(model: Model, params: Params, data: Dataset, split: str) -> Me
         return {f"{split}_{k}": None for k in ("rmse", "mae", "r2")}
     from dlcli.data.houses import regression_metrics
 
-    found = regression_metrics(_to_units(y, data), _to_units(model.predict(params, X), data))
+    # A diverged model's predictions overflow exp() and the squares: the metric is then
+    # reported as null (not finite), without numpy's warnings on the terminal.
+    with np.errstate(over="ignore", invalid="ignore"):
+        found = regression_metrics(_to_units(y, data), _to_units(model.predict(params, X), data))
     return {f"{split}_{k}": _finite(v) for k, v in found.items()}
 
 

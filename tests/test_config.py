@@ -75,3 +75,25 @@ def test_extra_top_level_key(write_config):
     raw = small_raw()
     raw["sead"] = 1
     assert "did you mean 'seed'" in _error(write_config, raw)
+
+
+@pytest.mark.parametrize("raw", [
+    small_raw(),
+    {"data": {"source": "houses-synthetic", "log_target": True},
+     "model": {"name": "mlp-regression"}},
+    {"data": {"source": "landscape", "function": "saddle", "noise": 0.1}},
+    {"data": {"source": "cifar10", "path": "x", "normalize": True}, "model": {"name": "mlp"}},
+])
+def test_a_resolved_config_validates_again_unchanged(raw):
+    # A run folder's config.yaml (every key written out) can be trained again as it is.
+    import yaml
+
+    cfg = validate(raw)
+    again = validate(yaml.safe_load(to_yaml(cfg)))
+    assert again == cfg
+
+
+def test_a_default_valued_key_of_another_source_is_harmless_but_a_change_is_not():
+    assert validate({"data": {"source": "cifar10-synthetic", "log_target": False}})
+    with pytest.raises(ConfigError, match="data.noise applies to data.source: landscape only"):
+        validate({"data": {"source": "cifar10-synthetic", "noise": 0.5}})
