@@ -180,3 +180,11 @@ def test_python_dash_m_and_help():
     out = subprocess.run([sys.executable, "-m", "dlcli", "--help"], capture_output=True,
                          text=True, check=True)
     assert "train" in out.stdout and "validate" in out.stdout
+
+
+def test_blas_threads_option(write_config, tmp_path):
+    cfg = write_config(small_raw(iterations=3))
+    for n in ("2", "0"):
+        res = _run("train", str(cfg), "--out", str(tmp_path), "-q", "--blas-threads", n)
+        assert res.exit_code == 0, res.output
+    assert _run("train", str(cfg), "--blas-threads", "-1").exit_code == 2
