@@ -21,7 +21,9 @@ from dlcli.errors import UsageError
 
 if TYPE_CHECKING:
     from dlcli.config import Config
-    from dlcli.ops import BenchRow, DenseStep, Op, TensorExample
+    from dlcli.ops import Op
+    from dlcli.ops_bench import BenchRow
+    from dlcli.ops_examples import DenseStep, TensorExample
 
 T = TypeVar("T")
 
@@ -160,9 +162,9 @@ def bench(
 ) -> None:
     """Time the naive loops against numpy over growing sizes and print numpy's speedup."""
     out, err = _out(), _err()
-    from dlcli import ops
+    from dlcli import ops_bench
 
-    chosen = _guarded(lambda: parse_sizes(sizes) if sizes else list(ops.DEFAULT_SIZES))
+    chosen = _guarded(lambda: parse_sizes(sizes) if sizes else list(ops_bench.DEFAULT_SIZES))
     start = time.perf_counter()
     with err.status("timing ...") as status:
 
@@ -171,7 +173,8 @@ def bench(
 
         threads = blas_threads or None
         rows = _guarded(
-            lambda: ops.bench(chosen, repeats, budget, op, on_row=progress, blas_threads=threads)
+            lambda: ops_bench.bench(chosen, repeats, budget, op, on_row=progress,
+                                    blas_threads=threads)
         )
     out.print(_bench_table(rows))
     blas = f"{blas_threads} BLAS thread(s)" if blas_threads else "numpy's default BLAS threads"
@@ -267,12 +270,12 @@ def dense(
 ) -> None:
     """One Dense layer relu(dot(x, W) + b) on a real batch, step by step, numpy and naive."""
     out, err = _out(), _err()
-    from dlcli import api, ops
+    from dlcli import api, ops_examples
 
     cfg = _guarded(lambda: _load_config(config, set_))
     data = _guarded(lambda: api.load_data(cfg))
     X = data.X_train
-    steps = _guarded(lambda: ops.dense_on_batch(X, batch, units, seed))
+    steps = _guarded(lambda: ops_examples.dense_on_batch(X, batch, units, seed))
     err.print(
         f"data: {cfg.data.source}, training split X_train {X.shape} {X.dtype}; "
         f"x = X_train[:{batch}]; W ({X.shape[1]}, {units}) and b ({units},) drawn with seed {seed}"
@@ -320,18 +323,19 @@ def _pixels(info: dict[str, Any]) -> int:
 def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """The lecture's data tensors built from our data, and its reshape example."""
     out, err = _out(), _err()
-    from dlcli import api, ops
+    from dlcli import api, ops_examples
 
     cfg = _guarded(lambda: _load_config(config, set_))
     data = _guarded(lambda: api.load_data(cfg))
     X = data.X_train
     if "image_shape" not in data.info:
         err.print(f"data: {cfg.data.source}; X_train is the training split")
-        vectors = ops.vector_examples(X, data.feature_names, "X_train")
+        vectors = ops_examples.vector_examples(X, data.feature_names, "X_train")
         out.print(_examples_table(f"vector data from {cfg.data.source}", [vectors]))
     else:
         pixels = _pixels(data.info)
-        images = _guarded(lambda: ops.image_examples(X[:, :pixels], data.info["image_shape"]))
+        images = _guarded(
+            lambda: ops_examples.image_examples(X[:, :pixels], data.info["image_shape"]))
         vectors = _guarded(lambda: _house_vectors(cfg.seed))
         err.print(
             f"data: {cfg.data.source}; X = X_train[:, :{pixels}], the training split without "
@@ -339,7 +343,7 @@ def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
         )
         out.print(_examples_table("vector data: the built-in synthetic house table", [vectors]))
         out.print(_examples_table(f"image data from {cfg.data.source}", images))
-    out.print(_reshape_table(ops.reshape_examples()))
+    out.print(_reshape_table(ops_examples.reshape_examples()))
 
 
 # The vector-data example when the configured data are images; zipcodes (70 one-hot columns)
@@ -353,11 +357,12 @@ HOUSES = {
 
 def _house_vectors(seed: int) -> TensorExample:
     """The training split of the built-in synthetic house table, as the lecture's vector data."""
-    from dlcli import api, ops
+    from dlcli import api, ops_examples
     from dlcli.config import validate
 
     data = api.load_data(validate({**HOUSES, "seed": seed}, "built-in houses"))
-    return ops.vector_examples(data.X_train, data.feature_names, "X_train (houses-synthetic)")
+    return ops_examples.vector_examples(data.X_train, data.feature_names,
+                                        "X_train (houses-synthetic)")
 
 
 def _examples_table(title: str, examples: Sequence[TensorExample]) -> Table:

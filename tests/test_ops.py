@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlcli import ops
+from dlcli import ops, ops_bench, ops_examples
 from dlcli.errors import DlcliError, UsageError
 from dlcli.ops import (
     OPS,
@@ -31,7 +31,7 @@ def rng() -> np.random.Generator:
 @pytest.fixture(autouse=True)
 def quick_timings(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests check what bench reports, not how well it times: skip the extra timing rounds.
-    monkeypatch.setattr(ops, "_MIN_TOTAL", 0.0)
+    monkeypatch.setattr(ops_bench, "_MIN_TOTAL", 0.0)
 
 
 def _cases() -> list[tuple[str, Any]]:
@@ -160,8 +160,8 @@ def test_unknown_op_lists_the_valid_ones(rng: np.random.Generator) -> None:
 
 
 def test_bench_times_every_op_and_size(rng: np.random.Generator) -> None:
-    seen: list[ops.BenchRow] = []
-    rows = ops.bench(sizes=[8, 4], repeats=1, rng=rng, on_row=seen.append)
+    seen: list[ops_bench.BenchRow] = []
+    rows = ops_bench.bench(sizes=[8, 4], repeats=1, rng=rng, on_row=seen.append)
     assert [(r.op, r.size) for r in rows] == [(name, n) for name in OPS for n in (4, 8)]
     assert len(seen) == len(rows)
     for r in rows:
@@ -178,16 +178,16 @@ def test_bench_limits_blas_threads_only_while_timing() -> None:
 
     before = blas_threads()
     seen: list[list[int]] = []
-    ops.bench(
+    ops_bench.bench(
         sizes=[2], repeats=1, ops=["matrix_dot"], on_row=lambda r: seen.append(blas_threads())
     )
     assert seen == [[1] * len(before)]
     assert blas_threads() == before
-    assert ops.bench(sizes=[2], repeats=1, ops=["add"], blas_threads=None)[0].numpy_s > 0
+    assert ops_bench.bench(sizes=[2], repeats=1, ops=["add"], blas_threads=None)[0].numpy_s > 0
 
 
 def test_bench_skips_naive_timings_over_the_budget() -> None:
-    rows = ops.bench(sizes=[2, 4], repeats=1, time_budget=1e-9, ops=["add"])
+    rows = ops_bench.bench(sizes=[2, 4], repeats=1, time_budget=1e-9, ops=["add"])
     assert [(r.naive_s, r.speedup) for r in rows] == [(None, None), (None, None)]
     assert all(r.numpy_s > 0 for r in rows)
 
@@ -204,17 +204,17 @@ def test_bench_skips_naive_timings_over_the_budget() -> None:
 )
 def test_bench_rejects_bad_settings(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        ops.bench(**kwargs)
+        ops_bench.bench(**kwargs)
 
 
 def test_best_time_is_positive() -> None:
-    assert ops.best_time(np.add, (np.ones(3), np.ones(3)), repeats=2) > 0
+    assert ops_bench.best_time(np.add, (np.ones(3), np.ones(3)), repeats=2) > 0
 
 
 def test_dense_steps_show_each_shape_and_match_the_naive_loops(rng: np.random.Generator) -> None:
     x = rng.standard_normal((4, 3073)).astype(np.float32)
-    W, b = ops.init_dense(3073, 5, rng)
-    steps = ops.dense_steps(x, W, b)
+    W, b = ops_examples.init_dense(3073, 5, rng)
+    steps = ops_examples.dense_steps(x, W, b)
     assert [s.shape for s in steps] == [(4, 3073), (4, 5), (4, 5), (4, 5)]
     assert steps[1].operands == "(4, 3073) · (3073, 5)"
     assert steps[2].operands == "(4, 5) + (5,)"
@@ -225,14 +225,14 @@ def test_dense_steps_show_each_shape_and_match_the_naive_loops(rng: np.random.Ge
 
 
 def test_dense_steps_reject_mismatched_shapes(rng: np.random.Generator) -> None:
-    W, b = ops.init_dense(3, 2, rng)
+    W, b = ops_examples.init_dense(3, 2, rng)
     with pytest.raises(ShapeError, match=r"got \(4, 5\), \(3, 2\), \(2,\)"):
-        ops.dense_steps(np.zeros((4, 5)), W, b)
+        ops_examples.dense_steps(np.zeros((4, 5)), W, b)
 
 
 def test_image_examples_round_trip(rng: np.random.Generator) -> None:
     rows = rng.integers(0, 256, (10, 3072), dtype=np.uint8)
-    examples = ops.image_examples(rows, batch=4)
+    examples = ops_examples.image_examples(rows, batch=4)
     shapes = [e.shape for e in examples]
     assert shapes == [
         (10, 3072), (10, 3, 32, 32), (10, 32, 32, 3), (4, 32, 32, 3), (10, 3072), (10, 3072),
@@ -250,15 +250,15 @@ def test_image_examples_round_trip(rng: np.random.Generator) -> None:
 
 def test_image_examples_reject_the_bias_column() -> None:
     with pytest.raises(ShapeError, match=r"3\*32\*32 = 3072 columns \(no bias column\)"):
-        ops.image_examples(np.zeros((2, 3073)))
+        ops_examples.image_examples(np.zeros((2, 3073)))
 
 
 def test_vector_and_reshape_examples() -> None:
-    vec = ops.vector_examples(np.zeros((5, 2)), ["area", "rooms"])
+    vec = ops_examples.vector_examples(np.zeros((5, 2)), ["area", "rooms"])
     assert vec.shape == (5, 2) and vec.axes == "(samples, features: area, rooms)"
-    many = ops.vector_examples(np.zeros((5, 6)), list("abcdef"), "T")
+    many = ops_examples.vector_examples(np.zeros((5, 6)), list("abcdef"), "T")
     assert many.expression == "T" and many.axes == "(samples, features: a, b, c, d, ... (6 in all))"
-    x, six, two, transposed = ops.reshape_examples()
+    x, six, two, transposed = ops_examples.reshape_examples()
     assert (x.shape, six.shape, two.shape, transposed.shape) == ((3, 2), (6, 1), (2, 3), (20, 300))
     np.testing.assert_array_equal(two.value, [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
     np.testing.assert_array_equal(naive_reshape(x.value, (2, 3)), two.value)
@@ -266,12 +266,12 @@ def test_vector_and_reshape_examples() -> None:
 
 def test_dense_on_batch_takes_the_first_rows(rng: np.random.Generator) -> None:
     X = rng.standard_normal((20, 7)).astype(np.float32)
-    steps = ops.dense_on_batch(X, batch=3, units=2, seed=5)
+    steps = ops_examples.dense_on_batch(X, batch=3, units=2, seed=5)
     np.testing.assert_array_equal(steps[0].value, X[:3])
     assert steps[-1].shape == (3, 2) and steps[-1].value.dtype == np.float32
-    again = ops.dense_on_batch(X, batch=3, units=2, seed=5)
+    again = ops_examples.dense_on_batch(X, batch=3, units=2, seed=5)
     np.testing.assert_array_equal(again[-1].value, steps[-1].value)
     with pytest.raises(UsageError, match="--batch 21 is more than the 20 samples"):
-        ops.dense_on_batch(X, batch=21, units=2, seed=5)
+        ops_examples.dense_on_batch(X, batch=21, units=2, seed=5)
     with pytest.raises(UsageError, match="must be >= 1, got 3 and 0"):
-        ops.dense_on_batch(X, batch=3, units=0, seed=5)
+        ops_examples.dense_on_batch(X, batch=3, units=0, seed=5)
