@@ -67,13 +67,20 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def guarded(fn: Callable[[], T]) -> T:
-    """Call ``fn``; a DlcliError or Ctrl-C becomes its one-line message and exit code."""
+    """Call ``fn``; a DlcliError or Ctrl-C becomes its one-line message and exit code, and so
+    do the machine's refusals (out of memory, a full or read-only disk): exit 1."""
     try:
         return fn()
     except DlcliError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
+    except MemoryError:
+        fail("out of memory (try fewer samples: data.num_train, data.num_val, data.num_test)",
+             EXIT_FAILED)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}", EXIT_FAILED)
 
 
 def load_configs(paths: list[Path], sets: list[str] | None) -> list[Any]:
@@ -117,7 +124,9 @@ def train(
 
     code = EXIT_OK
     for path, cfg in zip(configs, cfgs, strict=True):
-        command = _command_line("train", path, sets, ["--out", str(out)])
+        extra = ["--out", str(out)] + (["--blas-threads", str(blas_threads)]
+                                       if blas_threads != 1 else [])
+        command = _command_line("train", path, sets, extra)
         result = guarded(partial(api.train, cfg, out=out, callbacks=_displays(quiet),
                                  command=command, blas_threads=blas_threads or None))
         _report(result, as_json)

@@ -54,6 +54,10 @@ def _show(desc: dict[str, Any], console: Console) -> None:
                       + ", ".join(f"{k} {v:,.0f}" for k, v in price.items()), soft_wrap=True)
         names = desc.get("feature_names") or []
         console.print(f"{len(names)} features: {', '.join(names)}", soft_wrap=True)
+    if "landscape" in desc:
+        land = desc["landscape"]
+        console.print(f"landscape {land['function']}: the parameters are a 2-vector starting at "
+                      f"{land['start']}; gradient noise sigma {land['gradient_noise']}", highlight=False)
     if "image_views" in desc:
         v = desc["image_views"]
         console.print(

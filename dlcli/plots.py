@@ -17,7 +17,7 @@ from dlcli.runs import read_losses
 DECADES = 10.0  # a log axis once the positive losses span at least this ratio
 
 
-def _figure(width: float = 7.0, height: float = 4.2) -> Any:
+def new_figure(width: float = 7.0, height: float = 4.2) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -40,7 +40,7 @@ def _axes(ax: Any, losses: Sequence[float]) -> None:
 def run_loss_plot(iterations: Sequence[int], losses: Sequence[float], path: Path,
                   title: str) -> None:
     """One run's loss against the iteration (log scale when the losses span decades)."""
-    fig = _figure(6.0, 3.6)
+    fig = new_figure(6.0, 3.6)
     ax = fig.add_subplot()
     ax.plot(iterations, losses, linewidth=1.0)
     _axes(ax, losses)
@@ -71,7 +71,7 @@ def _colours(summary: Summary) -> dict[str, str]:
 
 def _loss_overlay(summary: Summary) -> Any:
     """Completed runs set the axes; a diverged or failed run is dashed and may leave the top."""
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     colours, labelled = _colours(summary), set()
     kept: list[float] = []
@@ -114,7 +114,7 @@ def _metric_bars(summary: Summary) -> None:
             points.setdefault(_group_of(summary, row), []).append(float(v))
     order = sorted(points, key=lambda g: sum(points[g]) / len(points[g]), reverse=higher)
     colours = _colours(summary)
-    fig = _figure(7.0, 1.2 + 0.4 * max(1, len(order)))
+    fig = new_figure(7.0, 1.2 + 0.4 * max(1, len(order)))
     ax = fig.add_subplot()
     means = [sum(points[g]) / len(points[g]) for g in order]
     ax.barh(range(len(order)), means, color=[colours[g] for g in order], alpha=0.7)

@@ -167,10 +167,11 @@ def train(cfg: Config, data: Dataset, model: Model,
     status, error, stopped_early = "completed", None, False
     best_loss = math.inf
     watch = _Watch(cfg)
+    last_iteration: int | None = None  # the iteration whose weights `params` holds
     try:
         steps = STRATEGIES[cfg.strategy.name](model, data, cfg.strategy, params, strat_rng)
         for step in steps:
-            params = step.params
+            params, last_iteration = step.params, step.iteration
             error = watch.divergence(step.iteration, step.loss)
             if error is not None and not math.isfinite(step.loss):
                 status = "diverged"
@@ -191,10 +192,10 @@ def train(cfg: Config, data: Dataset, model: Model,
                 break
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
-    except (ArithmeticError, ValueError, MemoryError) as exc:
+    except (ArithmeticError, ValueError, MemoryError, OSError) as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
 
-    kept_iteration, kept = (records[-1].iteration if records else None), params
+    kept_iteration, kept = last_iteration, params
     if watch.best is not None:
         kept_iteration, kept = watch.best
     final_loss = records[-1].loss if records else None

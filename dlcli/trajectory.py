@@ -7,6 +7,8 @@ contours (log-spaced levels), the path, the start, the end and the minima.
 from __future__ import annotations
 
 import csv
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,10 @@ class TrajectoryWriter(Callback):
     def on_end(self, outcome: Outcome) -> None:
         points = np.array(self.path, dtype=np.float64)
         write_csv(self.folder / "trajectory.csv", points, self.landscape)
-        plot(self.folder / "trajectory.png", points, self.landscape, self.title)
+        try:
+            plot(self.folder / "trajectory.png", points, self.landscape, self.title)
+        except Exception as exc:  # a picture must never cost the run its results
+            warnings.warn(f"trajectory.png not drawn: {exc}", RuntimeWarning, stacklevel=1)
 
 
 def write_csv(path: Path, points: np.ndarray, land: Landscape) -> None:
@@ -47,19 +52,15 @@ def write_csv(path: Path, points: np.ndarray, land: Landscape) -> None:
     values = land.value(points[:, 0], points[:, 1])
     for k, ((x, y), f) in enumerate(zip(points, values, strict=True)):
         lines.append((str(k), f"{x:.9g}", f"{y:.9g}", f"{f:.9g}"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(lines)
+    buf = io.StringIO()
+    csv.writer(buf).writerows(lines)
+    write_atomic(path, buf.getvalue().encode())
 
 
 def plot(path: Path, points: np.ndarray, land: Landscape, title: str) -> None:
     """Contours of f over the landscape's box with the path ``points (T, 2)`` on top."""
-    import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from dlcli.plots import new_figure
 
     xs = np.linspace(*land.xlim, 300)
     ys = np.linspace(*land.ylim, 300)
@@ -67,7 +68,8 @@ def plot(path: Path, points: np.ndarray, land: Landscape, title: str) -> None:
     fz = land.value(gx, gy)
     low = max(float(fz.min()), 1e-3 * float(np.median(fz)), 1e-6)
     levels = np.geomspace(low, float(fz.max()), 24)  # log-spaced: the valley floor shows too
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    fig = new_figure(6.4, 4.8)
+    ax = fig.add_subplot()
     ax.contour(gx, gy, np.maximum(fz, low), levels=levels, cmap="viridis", linewidths=0.7)
     inside = _clip_to_box(points, land)
     ax.plot(inside[:, 0], inside[:, 1], "-", color="tab:red", lw=1.2, label="path")
@@ -79,10 +81,8 @@ def plot(path: Path, points: np.ndarray, land: Landscape, title: str) -> None:
         ax.plot(*m, "x", color="black", ms=8)
     ax.set(xlim=land.xlim, ylim=land.ylim, xlabel="x", ylabel="y", title=title)
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     write_atomic(path, buf.getvalue())
 
 

@@ -188,3 +188,30 @@ def test_blas_threads_option(write_config, tmp_path):
         res = _run("train", str(cfg), "--out", str(tmp_path), "-q", "--blas-threads", n)
         assert res.exit_code == 0, res.output
     assert _run("train", str(cfg), "--blas-threads", "-1").exit_code == 2
+
+
+def test_a_failing_trajectory_plot_keeps_the_results(tmp_path, monkeypatch):
+    import dlcli.trajectory
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(dlcli.trajectory, "plot", broken)
+    root = Path(__file__).resolve().parents[1]
+    res = _run("train", str(root / "configs" / "landscape-saddle-gd.yaml"), "--out",
+               str(tmp_path), "-q")
+    assert res.exit_code == 0, res.output
+    (run,) = _run_dirs(tmp_path)
+    assert (run / "result.json").exists() and (run / "trajectory.csv").exists()
+    assert not (run / "trajectory.png").exists()
+
+
+def test_out_of_memory_is_one_line(write_config, monkeypatch):
+    import dlcli.api
+
+    def no_memory(cfg):
+        raise MemoryError
+
+    monkeypatch.setattr(dlcli.api, "load_data", no_memory)
+    res = _run("train", str(write_config(small_raw())), "-q")
+    assert res.exit_code == 1 and "out of memory" in res.output and "Traceback" not in res.output

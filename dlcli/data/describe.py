@@ -24,9 +24,11 @@ def describe(data: Dataset, cfg: Config) -> dict[str, Any]:
         out["class_counts"] = {s: np.bincount(getattr(data, f"y_{s}"),
                                               minlength=data.num_classes).tolist()
                                for s in SPLITS}
-    else:
+    elif data.task == "regression":
         out["target"] = _target(data)
         out["feature_names"] = data.feature_names
+    else:  # a landscape: no samples, a 2-D function of the parameters
+        out["landscape"] = {k: data.info.get(k) for k in ("function", "start", "gradient_noise")}
     if "image_shape" in data.info:
         out["image_views"] = _image_views(data)
     return out
