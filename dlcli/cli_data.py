@@ -57,7 +57,8 @@ def _show(desc: dict[str, Any], console: Console) -> None:
     if "landscape" in desc:
         land = desc["landscape"]
         console.print(f"landscape {land['function']}: the parameters are a 2-vector starting at "
-                      f"{land['start']}; gradient noise sigma {land['gradient_noise']}", highlight=False)
+                      f"{land['start']}; gradient noise sigma {land['gradient_noise']}",
+                      highlight=False)
     if "image_views" in desc:
         v = desc["image_views"]
         console.print(
