@@ -5,12 +5,12 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dlcli.blas import limit_blas
 from dlcli.callbacks import LossPlot, RunFolder
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
@@ -55,7 +55,7 @@ def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback
     by default, None to leave it) is what makes a run give the same numbers here, in a
     ``--jobs`` worker and on a Dask worker.
     """
-    with _blas_threads(blas_threads):
+    with limit_blas(blas_threads):
         data, model = build(cfg)
         check_budget(model, data, cfg.strategy,
                      model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0]))
@@ -110,14 +110,6 @@ def gradcheck(cfg: Config, *, samples: int = 20, coords: int = 200,
                              full=full)
     report.extra.update(model=cfg.model.name, data=cfg.data.source, rows=len(idx))
     return report
-
-
-def _blas_threads(n: int | None) -> Any:
-    if n is None:
-        return nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n, user_api="blas")
 
 
 # --------------------------------------------------------------------------- comparisons

@@ -281,17 +281,22 @@ def apply_sets(raw: Mapping[str, Any], sets: Iterable[str]) -> dict[str, Any]:
     out = _deep_copy(raw)
     for item in sets:
         path, value = parse_set(item)
-        node = out
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                where = ".".join(path[: i + 1])
-                raise ConfigError(f"--set {item!r}: {where} is a value, not a section")
-            node = child
-        node[path[-1]] = value
+        set_path(out, path, value, f"--set {item!r}")
     return out
+
+
+def set_path(raw: dict[str, Any], path: Sequence[str], value: Any, where: str) -> None:
+    """``raw[a][b][c] = value`` for path ``[a, b, c]``, creating sections on the way; ``where``
+    starts the error when a step of the path is a value, not a section."""
+    node = raw
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {'.'.join(path[: i + 1])} is a value, not a section")
+        node = child
+    node[path[-1]] = value
 
 
 def _deep_copy(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -334,11 +339,11 @@ def describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         section = _section_model(loc[:-1])
         valid = list(section.model_fields) if section else []
-        hint = _did_you_mean(loc[-1], valid)
+        hint = did_you_mean(loc[-1], valid)
         return f"{key}: unknown key{hint}; valid keys here: {', '.join(valid)}"
     if kind == "literal_error":
         allowed = _literal_choices(err)
-        hint = _did_you_mean(str(value), allowed)
+        hint = did_you_mean(str(value), allowed)
         return f"{key}: unknown name {value!r}{hint}; expected one of: {', '.join(allowed)}"
     if kind == "value_error":  # our own cross-field checks: their text names the keys
         return str(err.get("msg", "")).removeprefix("Value error, ")
@@ -364,7 +369,7 @@ def _literal_choices(err: Mapping[str, Any]) -> list[str]:
     return [part.strip(" '\"") for part in expected.replace(" or ", ",").split(",") if part.strip()]
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -65,9 +65,12 @@ def final_metrics(model: Model, params: Params, data: Dataset, final_loss: float
     return out
 
 
+PRIMARY_KEYS = ("test_accuracy", "test_r2")  # in order of preference; else final_loss
+
+
 def primary_metric(metrics: Metrics) -> tuple[str, float | None]:
     """The one number a run is ranked by: test accuracy, else test R²."""
-    for key in ("test_accuracy", "test_r2"):
+    for key in PRIMARY_KEYS:
         if key in metrics:
             return key, metrics[key]
     return "final_loss", metrics.get("final_loss")

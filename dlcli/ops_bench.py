@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dlcli.blas import limit_blas
 from dlcli.errors import UsageError
 from dlcli.ops import OPS, Args, describe_args, get_op
 
@@ -101,17 +101,9 @@ def bench(
     for name in names:
         get_op(name)  # an unknown name fails before any timing starts
     rng = rng if rng is not None else np.random.default_rng(0)
-    with _blas_limit(blas_threads):
+    with limit_blas(blas_threads):
         rows = _time_all(sorted(set(sizes)), names, repeats, time_budget, rng, on_row)
     return sorted(rows, key=lambda r: (names.index(r.op), r.size))
-
-
-def _blas_limit(threads: int | None) -> AbstractContextManager[Any]:
-    if threads is None:
-        return nullcontext()
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
-    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def _time_all(

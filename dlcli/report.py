@@ -20,7 +20,6 @@ from typing import Any
 from dlcli.errors import UsageError
 from dlcli.runs import write_atomic, write_json
 
-PRIMARY = ("test_accuracy", "test_r2")  # the order dlcli.metrics.primary_metric prefers
 HIGHER_IS_BETTER = ("_accuracy", "_r2")
 METRIC_NAMES = ("test_accuracy", "val_accuracy", "train_accuracy", "test_r2", "val_r2",
                 "test_rmse", "test_mae", "final_loss", "best_loss")
@@ -31,10 +30,11 @@ SPARKS = "▁▂▃▄▅▆▇█"
 def primary_metric(metrics: Iterable[Mapping[str, Any]]) -> tuple[str, bool]:
     """(key, higher_is_better) of a set of runs: the primary metric of any of them (see
     :func:`dlcli.metrics.primary_metric`: test accuracy, else test R²), else the final loss."""
+    from dlcli.metrics import PRIMARY_KEYS
     from dlcli.metrics import primary_metric as of_run
 
     keys = {of_run(dict(m))[0] for m in metrics if any(v is not None for v in m.values())}
-    key = next((k for k in PRIMARY if k in keys), "final_loss")
+    key = next((k for k in PRIMARY_KEYS if k in keys), "final_loss")
     return key, higher_is_better(key)
 
 

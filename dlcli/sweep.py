@@ -18,7 +18,6 @@ config's ``name``. Every variant is validated here, before anything runs.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import itertools
 import json
@@ -32,7 +31,14 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dlcli.config import apply_sets, describe_error, read_yaml_mapping, validate
+from dlcli.config import (
+    apply_sets,
+    describe_error,
+    did_you_mean,
+    read_yaml_mapping,
+    set_path,
+    validate,
+)
 from dlcli.errors import ConfigError, UsageError
 
 SWEEP_KEYS = ("base", "sweep", "variants", "seeds")  # any of them makes a file a sweep file
@@ -133,8 +139,7 @@ def parse_sweep(raw: Mapping[str, Any], source: str) -> SweepFile:
         loc = [str(p) for p in err["loc"]]
         if err["type"] == "extra_forbidden" and len(loc) == 1:
             valid = list(SweepFile.model_fields)
-            close = difflib.get_close_matches(loc[0], valid, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(loc[0], valid)
             raise ConfigError(f"{source}: {loc[0]}: unknown key{hint}; valid keys in a sweep "
                               f"file: {', '.join(valid)}") from None
         if loc[:1] == ["base"]:  # a union of str and mapping: say once what it must be
@@ -216,10 +221,10 @@ def _resolve_raw(base: Mapping[str, Any], vspec: VariantSpec | None, point: dict
     raw = copy.deepcopy(dict(base))
     if vspec is not None:
         for path, value in _leaves(vspec.model_extra or {}):
-            _set_path(raw, path, value, f"{source}: variant {vspec.name!r}")
+            set_path(raw, path, copy.deepcopy(value), f"{source}: variant {vspec.name!r}")
         raw["name"] = vspec.name
     for key, value in point.items():
-        _set_path(raw, key.split("."), value, f"{source}: sweep key {key!r}")
+        set_path(raw, key.split("."), copy.deepcopy(value), f"{source}: sweep key {key!r}")
     if seed is not None:
         raw["seed"] = seed
     _absolute_paths(raw)
@@ -247,18 +252,6 @@ def _leaves(mapping: Mapping[str, Any], prefix: tuple[str, ...] = ()
             yield from _leaves(value, path)
         else:
             yield list(path), value
-
-
-def _set_path(raw: dict[str, Any], path: list[str], value: Any, where: str) -> None:
-    node = raw
-    for i, part in enumerate(path[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"{where}: {'.'.join(path[: i + 1])} is a value, not a section")
-        node = child
-    node[path[-1]] = copy.deepcopy(value)
 
 
 def _lookup(cfg: Mapping[str, Any], key: str) -> Any:

@@ -126,7 +126,7 @@ def test_compare_plots_are_pngs(tmp_path):
 
 
 def test_loss_axis_is_logarithmic_when_losses_span_decades(tmp_path):
-    fig = plots._figure()
+    fig = plots.new_figure()
     ax = fig.add_subplot()
     plots._axes(ax, [100.0, 1.0, 0.5])
     assert ax.get_yscale() == "log"

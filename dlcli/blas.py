@@ -1,0 +1,16 @@
+"""Pinning the BLAS thread pool: a float32 matrix product's last bits depend on how many
+threads split it, so every run pins the count to get the same numbers everywhere."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+
+def limit_blas(threads: int | None) -> AbstractContextManager[Any]:
+    """A context in which BLAS uses ``threads`` threads (None: leave it as it is)."""
+    if threads is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits  # imported late: `dlcli --help` stays fast
+
+    return threadpool_limits(limits=threads, user_api="blas")
