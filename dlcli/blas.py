@@ -14,3 +14,10 @@ def limit_blas(threads: int | None) -> AbstractContextManager[Any]:
     from threadpoolctl import threadpool_limits  # imported late: `dlcli --help` stays fast
 
     return threadpool_limits(limits=threads, user_api="blas")
+
+
+def pin_blas_for_good(threads: int) -> None:
+    """Set BLAS to ``threads`` threads for the rest of the process (workers of a sweep)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")

@@ -8,6 +8,7 @@ there, so the numbers are the same bit for bit in every mode) and returns the re
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -37,7 +38,11 @@ def run_variant(task: Mapping[str, Any], callbacks: Sequence[Any] = ()) -> Outco
     run that cannot even start is recorded as failed (in its folder too) and the others go on.
     ``callbacks`` (a live display) only in this process: workers run without."""
     from dlcli import api
+    from dlcli.blas import pin_blas_for_good
 
+    # Pin BLAS for the whole worker process, not just this task: a Dask worker may run several
+    # tasks in threads at once, and one task restoring the pool on exit must not un-pin another.
+    pin_blas_for_good(1)
     run_dir = Path(task["run_dir"])
     try:
         cfg = validate(task["config"], task["label"])
@@ -156,12 +161,64 @@ def _task(folder: Path, v: Variant, command: str) -> Task:
             "run_dir": str(folder / v.folder), "command": command}
 
 
+LOCK = ".lock"
+
+
+@contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` while variants run, so two ``--resume`` of one comparison never
+    delete each other's runs. A lock left by a process that is gone (same host) is taken over."""
+    lock = folder / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            pid = _lock_owner(lock)
+            if pid is not None and _alive(pid):
+                raise UsageError(f"{folder}: in use by another dlcli compare (pid {pid}); wait "
+                                 f"for it to end, or remove {lock} if it is not running") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise UsageError(f"{folder}: could not take {lock}; is another dlcli compare starting?")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_plan(plan: Plan, folder: Path, runner: Runner, *,
              done: Mapping[int, dict[str, Any]] | None = None, fail_fast: bool = False,
              sort: str | None = None, on_row: OnRow | None = None, command: str = "") -> Summary:
     """Run every variant not in ``done``; each row is written to the summaries as it arrives.
     ``command`` (the compare command line) goes into each run's result.json."""
-    done = done or {}
+    with _exclusive(folder):
+        return _run_pending(plan, folder, runner, done or {}, fail_fast, sort, on_row, command)
+
+
+def _run_pending(plan: Plan, folder: Path, runner: Runner, done: Mapping[int, dict[str, Any]],
+                 fail_fast: bool, sort: str | None, on_row: OnRow | None, command: str
+                 ) -> Summary:
     summary = Summary(folder, plan.name, plan.grid_keys, len(plan.variants),
                       rows=[done[i] for i in sorted(done)])
     pending = [v for v in plan.variants if v.index not in done]

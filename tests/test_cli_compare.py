@@ -265,3 +265,21 @@ def test_a_broken_executor_keeps_the_rows_so_far(tmp_path):
     assert summary.notes == ["the workers stopped: RuntimeError: A worker process was "
                              "terminated abruptly (OOM?)"]
     assert len(json.loads((folder / "summary.json").read_text())["rows"]) == 1
+
+
+def test_a_comparison_in_use_is_not_resumed_twice_and_a_stale_lock_is_taken_over(tmp_path):
+    import os
+
+    out = tmp_path / "runs"
+    assert _run(str(_sweep(tmp_path, THREE)), "--out", str(out), "-q").exit_code == 0
+    folder = _folder(out)
+    (folder / "02-gd" / "result.json").unlink()
+    lock = folder / ".lock"
+    lock.write_text(str(os.getpid()))  # a live process holds it
+    res = _run("--resume", str(folder))
+    assert res.exit_code == 2 and "in use by another dlcli compare" in res.output
+    assert (folder / "01-sgd" / "result.json").exists()
+    lock.write_text("999999999")  # its owner is gone
+    res = _run("--resume", str(folder))
+    assert res.exit_code == 0, res.output
+    assert not lock.exists() and (folder / "02-gd" / "result.json").exists()
