@@ -47,17 +47,26 @@ def _finite(v: float) -> float | None:
 
 
 def validation_name(data: Dataset) -> str:
-    """The metric watched during training (higher is better): val_accuracy or val_r2."""
-    return "val_accuracy" if data.task == "classification" else "val_r2"
+    """The metric watched during training, the one early stopping and ``keep: best`` follow
+    (higher is better): val_accuracy, val_r2, or neg_loss (``-f(w)``) for a landscape."""
+    return {"classification": "val_accuracy", "regression": "val_r2"}.get(data.task, "neg_loss")
 
 
 def validation_metric(model: Model, params: Params, data: Dataset) -> float | None:
+    if data.task == "landscape":
+        return -model.loss(params, data.X_val, data.y_val)
     return split_metrics(model, params, data, "val")[validation_name(data)]
 
 
 def final_metrics(model: Model, params: Params, data: Dataset, final_loss: float | None,
                   best_loss: float | None) -> Metrics:
-    """Every split's metrics for the kept weights, plus the final and best training loss."""
+    """Every split's metrics for the kept weights, plus the final and best training loss.
+    A landscape has no splits: f at the kept point (noise-free) and the point itself."""
+    if data.task == "landscape":
+        w = params["w"]
+        value = model.loss(params, data.X_val, data.y_val)
+        return {"final_loss": value if np.isfinite(value) else None, "best_loss": best_loss,
+                "final_x": float(w[0]), "final_y": float(w[1])}
     out: Metrics = {}
     for split in SPLITS:
         out.update(split_metrics(model, params, data, split))

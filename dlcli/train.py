@@ -15,7 +15,7 @@ import numpy as np
 
 from dlcli.config import GRADIENT_STRATEGIES, Config
 from dlcli.data import Dataset
-from dlcli.metrics import Metrics, final_metrics, validation_metric, validation_name
+from dlcli.metrics import final_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
 from dlcli.strategies import STRATEGIES, Step
 
@@ -77,31 +77,6 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(init), np.random.default_rng(strat)
 
 
-def validation_score(model: Model, params: Params, data: Dataset) -> float | None:
-    """The validation metric early stopping and ``keep: best`` follow; higher is better.
-
-    Classification: validation accuracy; regression: validation R²; a landscape: ``-f(w)``.
-    """
-    if data.task == "landscape":
-        return -model.loss(params, data.X_val, data.y_val)
-    return validation_metric(model, params, data)
-
-
-def score_name(data: Dataset) -> str:
-    return "neg_loss" if data.task == "landscape" else validation_name(data)
-
-
-def run_metrics(model: Model, params: Params, data: Dataset, final_loss: float | None,
-                best_loss: float | None) -> Metrics:
-    """The kept weights' metrics; a landscape's: f there (noise-free) and the point."""
-    if data.task != "landscape":
-        return final_metrics(model, params, data, final_loss, best_loss)
-    w = params["w"]
-    value = model.loss(params, data.X_val, data.y_val)
-    return {"final_loss": value if math.isfinite(value) else None, "best_loss": best_loss,
-            "final_x": float(w[0]), "final_y": float(w[1])}
-
-
 class _Watch:
     """What the loop watches besides the strategy: divergence, the best validation score
     (and a copy of its weights for ``keep: best``) and early stopping's patience."""
@@ -160,7 +135,7 @@ def train(cfg: Config, data: Dataset, model: Model,
     total = cfg.strategy.iterations
     for cb in callbacks:
         cb.on_start(RunStart(cfg, total, data.X_train.shape[0], data.n_features,
-                             score_name(data)))
+                             validation_name(data)))
 
     start = time.perf_counter()
     records: list[Record] = []
@@ -177,7 +152,7 @@ def train(cfg: Config, data: Dataset, model: Model,
                 status = "diverged"
                 break
             best_loss = min(best_loss, step.loss)
-            score = validation_score(model, params, data) if _evaluates(step, cfg) else None
+            score = validation_metric(model, params, data) if _evaluates(step, cfg) else None
             point = tuple(float(v) for v in params["w"]) if data.task == "landscape" else None
             rec = Record(step.iteration, step.loss, best_loss, time.perf_counter() - start,
                          score, point)
@@ -203,7 +178,7 @@ def train(cfg: Config, data: Dataset, model: Model,
         status=status,
         iterations=len(records),
         wall_time_s=time.perf_counter() - start,
-        metrics=run_metrics(model, kept, data, final_loss, best_loss if records else None),
+        metrics=final_metrics(model, kept, data, final_loss, best_loss if records else None),
         params=kept,
         error=error,
         records=records,
