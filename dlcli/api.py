@@ -57,8 +57,10 @@ def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback
     """
     with limit_blas(blas_threads):
         data, model = build(cfg)
-        check_budget(model, data, cfg.strategy,
-                     model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0]))
+        if cfg.strategy.name == "numerical-gd":  # estimated at the run's own starting weights
+            check_budget(model, data, cfg.strategy,
+                         model.init_params(data.n_features, data.n_outputs,
+                                           streams(cfg.seed)[0]))
         if run_dir is None:
             path = create_run_dir(out, cfg.name)
         else:

@@ -15,12 +15,13 @@ def softmax_loss(
     """Cross-entropy ``mean(-log softmax(S)[i, y_i])`` and ``dS = (softmax(S) - onehot(y)) / N``."""
     n = scores.shape[0]
     shifted = scores - scores.max(axis=1, keepdims=True)  # exp never overflows
-    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    probs = np.exp(shifted)
+    norm = probs.sum(axis=1)
     rows = np.arange(n)
-    loss = float(np.mean(log_norm - shifted[rows, y]))
+    loss = float(np.mean(np.log(norm) - shifted[rows, y]))
     if not grad:
         return loss, None
-    probs = np.exp(shifted - log_norm[:, None])
+    probs /= norm[:, None]  # the exponentials once, for the loss and the probabilities
     probs[rows, y] -= 1
     probs /= n
     return loss, probs
