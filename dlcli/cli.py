@@ -1,7 +1,7 @@
 """The command line: thin Typer commands that parse options, call the API and print.
 
-This is the only place that turns a DlcliError into an exit code:
-0 ok, 1 a run failed, 2 bad usage/config/data, 130 interrupted.
+Errors become exit codes in one place, ``cli_common.guarded``: 0 ok, 1 a run failed,
+2 bad usage/config/data, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,20 +9,23 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from dlcli.cli_gradcheck import gradcheck
-from dlcli.cli_ops import ops_app
-from dlcli.errors import DlcliError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from dlcli.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    BlasOpt,
+    SetOpt,
+    err_console,
+    guarded,
+    load_configs,
+    out_console,
+)
 
 app = typer.Typer(
     name="dlcli",
@@ -32,64 +35,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err_console = Console(stderr=True)
-PIPE_WIDTH = 160  # tables written to a pipe or file: rich would otherwise assume 80 columns
-
-
-def out_console() -> Console:
-    """A console for stdout, made per command so its width follows the terminal of the run;
-    when stdout is not a terminal, wide enough that tables are not cut."""
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
-
-
-app.add_typer(ops_app, name="ops")
-app.command()(gradcheck)
-
-T = TypeVar("T")
-
-BlasOpt = Annotated[
-    int,
-    typer.Option("--blas-threads", min=0,
-                 help="BLAS threads per run. 1 (default) gives the same bits serial, with --jobs "
-                      "or on Dask; more is faster on big matrices; 0 = numpy's default."),
-]
-ConfigArg = Annotated[Path, typer.Argument(help="A YAML config file.", show_default=False)]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override a key: KEY.PATH=VALUE (YAML value); repeatable."),
-]
-
-
-def fail(message: str, code: int) -> NoReturn:
-    """Print one line on stderr and exit with ``code``; never a traceback."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    """Call ``fn``; a DlcliError or Ctrl-C becomes its one-line message and exit code, and so
-    do the machine's refusals (out of memory, a full or read-only disk): exit 1."""
-    try:
-        return fn()
-    except DlcliError as exc:
-        fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", EXIT_INTERRUPTED)
-    except MemoryError:
-        fail("out of memory (try fewer samples: data.num_train, data.num_val, data.num_test)",
-             EXIT_FAILED)
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        fail(f"{where}{exc.strerror or exc}", EXIT_FAILED)
-
-
-def load_configs(paths: list[Path], sets: list[str] | None) -> list[Any]:
-    """Load and validate every config before anything runs (one bad file -> exit 2)."""
-    from dlcli.config import load_config
-
-    return guarded(lambda: [load_config(p, sets or []) for p in paths])
-
-
 @app.command()
 def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config or sweep files.")],
              set_: SetOpt = None) -> None:
@@ -192,11 +137,15 @@ def _register() -> None:
     """Sub-command groups live in their own modules; imported here so `dlcli --help` lists them."""
     from dlcli.cli_compare import compare
     from dlcli.cli_data import data_app
+    from dlcli.cli_gradcheck import gradcheck
+    from dlcli.cli_ops import ops_app
     from dlcli.cli_runs import runs_app
 
     app.add_typer(data_app, name="data")
     app.command()(compare)
     app.add_typer(runs_app, name="runs")
+    app.add_typer(ops_app, name="ops")
+    app.command()(gradcheck)
 
 
 _register()

@@ -57,7 +57,7 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
     diverged, 2 bad sweep (nothing runs), 130 interrupted (resume with --resume DIR).
     """
     from dlcli import api
-    from dlcli.cli import err_console, guarded
+    from dlcli.cli_common import err_console, guarded
     from dlcli.errors import UsageError
     from dlcli.report import check_sort
 
@@ -126,7 +126,7 @@ def _progress(console: Any) -> Any:
 def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
     from rich.markup import escape
 
-    from dlcli.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, err_console, out_console
+    from dlcli.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, err_console, out_console
 
     if as_json:
         print(json.dumps(summary.to_json(), default=str), flush=True)

@@ -10,20 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dlcli.cli_common import ConfigArg, SetOpt
+
 if TYPE_CHECKING:
     from dlcli.gradcheck import GradcheckReport
 
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", "-s", help="Override a key: KEY.PATH=VALUE (YAML value); repeatable.")]
 
 
 def gradcheck(
-    config: Annotated[Path, typer.Argument(help="A YAML config file.", show_default=False)],
+    config: ConfigArg,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1,
                                          help="Training rows to check on.")] = 20,
     coords: Annotated[int, typer.Option(min=1, help="Random coordinates checked per tensor "
@@ -41,7 +40,7 @@ def gradcheck(
     The step is strategy.h (--set strategy.h=1e-6 to change it).
     """
     from dlcli import api
-    from dlcli.cli import EXIT_FAILED, EXIT_OK, guarded, load_configs
+    from dlcli.cli_common import EXIT_FAILED, EXIT_OK, guarded, load_configs
 
     (cfg,) = load_configs([config], set_)
     report = guarded(partial(api.gradcheck, cfg, samples=samples, coords=coords, full=full))
@@ -57,7 +56,7 @@ def _print(report: GradcheckReport) -> None:
     from rich import box
     from rich.table import Table
 
-    from dlcli.cli import out_console
+    from dlcli.cli_common import out_console
 
     console = out_console()
     tensors = Table(box=box.SIMPLE_HEAD, title=(

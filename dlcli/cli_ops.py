@@ -8,15 +8,15 @@ imported inside the commands so ``dlcli --help`` stays fast.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from dlcli.cli_common import SetOpt, err_console, guarded, out_console
 from dlcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,14 +33,6 @@ ops_app = typer.Typer(
 )
 
 
-def _out() -> Console:
-    from dlcli.cli import out_console
-
-    return out_console()
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False)
 
 
 # A small built-in data set when no --config is given: enough rows for a batch, generated fast.
@@ -50,16 +42,8 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="A YAML config whose data to use (default: built-in)."),
 ]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override a key: KEY.PATH=VALUE (YAML value); repeatable."),
-]
 
 
-def _guarded(fn: Callable[[], T]) -> T:
-    from dlcli.cli import guarded  # cli.py imports this module, so import it late
-
-    return guarded(fn)
 
 
 def _load_config(path: Path | None, sets: list[str] | None) -> Config:
@@ -87,8 +71,8 @@ def check(seed: Annotated[int, typer.Option(help="Seed of the tensors.", min=0)]
 
     from dlcli import ops
 
-    out, err = _out(), _err()
-    rows = _guarded(lambda: ops.check(np.random.default_rng(seed)))
+    out, err = out_console(), err_console
+    rows = guarded(lambda: ops.check(np.random.default_rng(seed)))
     out.print(_ops_table(ops.OPS.values()))
     table = Table(box=box.SIMPLE_HEAD, title="naive loops vs numpy on random float64 tensors")
     table.add_column("operation", min_width=21)
@@ -161,10 +145,10 @@ def bench(
     plot: Annotated[Path | None, typer.Option(help="Also plot them, log-log, as PNG.")] = None,
 ) -> None:
     """Time the naive loops against numpy over growing sizes and print numpy's speedup."""
-    out, err = _out(), _err()
+    out, err = out_console(), err_console
     from dlcli import ops_bench
 
-    chosen = _guarded(lambda: parse_sizes(sizes) if sizes else list(ops_bench.DEFAULT_SIZES))
+    chosen = guarded(lambda: parse_sizes(sizes) if sizes else list(ops_bench.DEFAULT_SIZES))
     start = time.perf_counter()
     with err.status("timing ...") as status:
 
@@ -172,7 +156,7 @@ def bench(
             status.update(f"timed {row.op} at n={row.size} ({time.perf_counter() - start:.0f}s)")
 
         threads = blas_threads or None
-        rows = _guarded(
+        rows = guarded(
             lambda: ops_bench.bench(chosen, repeats, budget, op, on_row=progress,
                                     blas_threads=threads)
         )
@@ -182,10 +166,10 @@ def bench(
     if any(r.naive_s is None for r in rows):
         err.print(f"naive loops marked skipped would have overrun --budget {budget:g}s")
     if csv is not None:
-        _guarded(lambda: write_csv(rows, csv))
+        guarded(lambda: write_csv(rows, csv))
         err.print(f"wrote {csv}")
     if plot is not None:
-        _guarded(lambda: write_plot(rows, plot))
+        guarded(lambda: write_plot(rows, plot))
         err.print(f"wrote {plot}")
 
 
@@ -269,13 +253,13 @@ def dense(
     seed: Annotated[int, typer.Option(help="Seed of W and b.", min=0)] = 0,
 ) -> None:
     """One Dense layer relu(dot(x, W) + b) on a real batch, step by step, numpy and naive."""
-    out, err = _out(), _err()
+    out, err = out_console(), err_console
     from dlcli import api, ops_examples
 
-    cfg = _guarded(lambda: _load_config(config, set_))
-    data = _guarded(lambda: api.load_data(cfg))
+    cfg = guarded(lambda: _load_config(config, set_))
+    data = guarded(lambda: api.load_data(cfg))
     X = data.X_train
-    steps = _guarded(lambda: ops_examples.dense_on_batch(X, batch, units, seed))
+    steps = guarded(lambda: ops_examples.dense_on_batch(X, batch, units, seed))
     err.print(
         f"data: {cfg.data.source}, training split X_train {X.shape} {X.dtype}; "
         f"x = X_train[:{batch}]; W ({X.shape[1]}, {units}) and b ({units},) drawn with seed {seed}"
@@ -322,11 +306,11 @@ def _pixels(info: dict[str, Any]) -> int:
 @ops_app.command()
 def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """The lecture's data tensors built from our data, and its reshape example."""
-    out, err = _out(), _err()
+    out, err = out_console(), err_console
     from dlcli import api, ops_examples
 
-    cfg = _guarded(lambda: _load_config(config, set_))
-    data = _guarded(lambda: api.load_data(cfg))
+    cfg = guarded(lambda: _load_config(config, set_))
+    data = guarded(lambda: api.load_data(cfg))
     X = data.X_train
     if "image_shape" not in data.info:
         err.print(f"data: {cfg.data.source}; X_train is the training split")
@@ -334,9 +318,9 @@ def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
         out.print(_examples_table(f"vector data from {cfg.data.source}", [vectors]))
     else:
         pixels = _pixels(data.info)
-        images = _guarded(
+        images = guarded(
             lambda: ops_examples.image_examples(X[:, :pixels], data.info["image_shape"]))
-        vectors = _guarded(lambda: _house_vectors(cfg.seed))
+        vectors = guarded(lambda: _house_vectors(cfg.seed))
         err.print(
             f"data: {cfg.data.source}; X = X_train[:, :{pixels}], the training split without "
             "its bias column; vector data from the built-in synthetic houses"

@@ -31,7 +31,7 @@ def list_runs(
     from rich.table import Table
 
     from dlcli import api
-    from dlcli.cli import err_console, guarded, out_console
+    from dlcli.cli_common import err_console, guarded, out_console
     from dlcli.report import fmt
 
     rows = guarded(lambda: api.list_runs(root, descend=all_))
@@ -65,7 +65,7 @@ def show(
 ) -> None:
     """A run's result, a sparkline of its loss and its config (a compare folder: its table)."""
     from dlcli import api
-    from dlcli.cli import guarded, out_console
+    from dlcli.cli_common import guarded, out_console
 
     info = guarded(lambda: api.show_run(run, root))
     if as_json:

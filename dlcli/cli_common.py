@@ -1,0 +1,72 @@
+"""What every command module shares: exit codes, consoles, options, and the one place where a
+DlcliError (or Ctrl-C, or the machine's refusal) becomes a one-line message and an exit code:
+0 ok, 1 a run failed, 2 bad usage/config/data, 130 interrupted."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from dlcli.errors import DlcliError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+err_console = Console(stderr=True)
+PIPE_WIDTH = 160  # tables written to a pipe or file: rich would otherwise assume 80 columns
+
+
+def out_console() -> Console:
+    """A console for stdout, made per command so its width follows the terminal of the run;
+    when stdout is not a terminal, wide enough that tables are not cut."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+
+T = TypeVar("T")
+
+BlasOpt = Annotated[
+    int,
+    typer.Option("--blas-threads", min=0,
+                 help="BLAS threads per run. 1 (default) gives the same bits serial, with --jobs "
+                      "or on Dask; more is faster on big matrices; 0 = numpy's default."),
+]
+ConfigArg = Annotated[Path, typer.Argument(help="A YAML config file.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a key: KEY.PATH=VALUE (YAML value); repeatable."),
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print one line on stderr and exit with ``code``; never a traceback."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Call ``fn``; a DlcliError or Ctrl-C becomes its one-line message and exit code, and so
+    do the machine's refusals (out of memory, a full or read-only disk): exit 1."""
+    try:
+        return fn()
+    except DlcliError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+    except MemoryError:
+        fail("out of memory (try fewer samples: data.num_train, data.num_val, data.num_test)",
+             EXIT_FAILED)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}", EXIT_FAILED)
+
+
+def load_configs(paths: list[Path], sets: list[str] | None) -> list[Any]:
+    """Load and validate every config before anything runs (one bad file -> exit 2)."""
+    from dlcli.config import load_config
+
+    return guarded(lambda: [load_config(p, sets or []) for p in paths])
