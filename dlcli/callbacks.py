@@ -17,7 +17,8 @@ from dlcli.config import to_yaml
 from dlcli.runs import save_params, write_atomic, write_json
 from dlcli.train import Callback, Outcome, Record, RunStart
 
-METRICS_COLUMNS = ("iteration", "loss", "best_loss", "elapsed_s")  # + the validation metric
+# + the validation metric's column (val_accuracy, val_r2 or neg_loss)
+METRICS_COLUMNS = ("iteration", "loss", "best_loss", "elapsed_s", "loss_evals")
 
 
 def versions() -> dict[str, str]:
@@ -57,7 +58,7 @@ class RunFolder(Callback):
         assert self._fh is not None
         val = "" if record.val_metric is None else f"{record.val_metric:.6g}"
         self._writer.writerow((record.iteration, f"{record.loss:.9g}", f"{record.best_loss:.9g}",
-                               f"{record.elapsed_s:.4f}", val))
+                               f"{record.elapsed_s:.4f}", record.loss_evals, val))
         now = time.monotonic()
         if now - self._last_flush >= self.FLUSH_EVERY_S:
             self._fh.flush()

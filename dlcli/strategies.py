@@ -29,7 +29,6 @@ class Step:
     loss: float
     params: Params  # the weights kept so far
     evals: int  # loss evaluations this iteration cost (a gradient counts as one)
-    accepted: bool | None = None  # random strategies: did this try become the kept one?
 
 
 Strategy = Callable[[Model, Dataset, StrategyConfig, Params, np.random.Generator], Iterator[Step]]
@@ -63,10 +62,9 @@ def random_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Para
         trial = (sample(rng) if sample is not None
                  else model.init_params(data.n_features, data.n_outputs, rng))
         loss = model.loss(trial, X, y)
-        accepted = loss < best_loss
-        if accepted:
+        if loss < best_loss:
             best, best_loss = trial, loss
-        yield Step(it, best_loss, best, 1, accepted)
+        yield Step(it, best_loss, best, 1)
 
 
 def random_local_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
@@ -80,10 +78,9 @@ def random_local_search(model: Model, data: Dataset, cfg: StrategyConfig, params
         trial = {k: w + cfg.step_size * rng.standard_normal(w.shape, dtype=w.dtype)
                  for k, w in current.items()}
         loss = model.loss(trial, X, y)
-        accepted = loss < current_loss
-        if accepted:
+        if loss < current_loss:
             current, current_loss = trial, loss
-        yield Step(it, current_loss, current, 1, accepted)
+        yield Step(it, current_loss, current, 1)
 
 
 GradFn = Callable[[Params, np.ndarray, np.ndarray], tuple[float, Params]]

@@ -19,9 +19,6 @@ from dlcli.metrics import final_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
 from dlcli.strategies import STRATEGIES, Step
 
-# A run ends in one of these; only "completed" is a success.
-STATUSES = ("completed", "failed", "diverged", "interrupted")
-
 
 @dataclass(frozen=True)
 class Record:
@@ -33,6 +30,7 @@ class Record:
     elapsed_s: float
     val_metric: float | None = None  # set on evaluation iterations only; see RunStart
     point: tuple[float, ...] | None = None  # landscapes: the point w after this iteration
+    loss_evals: int = 0  # loss evaluations so far: what each way of finding weights has cost
 
 
 @dataclass(frozen=True)
@@ -143,6 +141,7 @@ def train(cfg: Config, data: Dataset, model: Model,
     best_loss = math.inf
     watch = _Watch(cfg)
     last_iteration: int | None = None  # the iteration whose weights `params` holds
+    loss_evals = 0
     try:
         steps = STRATEGIES[cfg.strategy.name](model, data, cfg.strategy, params, strat_rng)
         for step in steps:
@@ -154,8 +153,9 @@ def train(cfg: Config, data: Dataset, model: Model,
             best_loss = min(best_loss, step.loss)
             score = validation_metric(model, params, data) if _evaluates(step, cfg) else None
             point = tuple(float(v) for v in params["w"]) if data.task == "landscape" else None
+            loss_evals += step.evals
             rec = Record(step.iteration, step.loss, best_loss, time.perf_counter() - start,
-                         score, point)
+                         score, point, loss_evals)
             stopped_early = watch.evaluated(step.iteration, score, params)
             records.append(rec)
             for cb in callbacks:
