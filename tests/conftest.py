@@ -44,7 +44,7 @@ def write_kc_csv(path: Path, n: int, seed: int = 0) -> Path:
     dates), with plausible rows from the synthetic generator."""
     import numpy as np
 
-    from dlcli.data.houses import synthetic_houses
+    from dlcli.data.houses_synthetic import synthetic_houses
 
     cols = synthetic_houses(n, np.random.default_rng(seed))
 

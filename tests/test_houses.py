@@ -15,9 +15,9 @@ from dlcli.data.houses import (
     regression_metrics,
     split_indices,
     standardize,
-    synthetic_houses,
     to_price_units,
 )
+from dlcli.data.houses_synthetic import synthetic_houses
 from dlcli.errors import DataError
 
 HEADER = (

@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
-import pickle
 import tarfile
 import tempfile
 import warnings
 import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, fields
-from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import Literal
 
 import numpy as np
 
+from dlcli.data.safe_pickle import unpickle_batch
 from dlcli.errors import DataError
 
 __all__ = ["CifarArrays", "load_cifar10", "default_cache_dir"]
@@ -201,7 +199,7 @@ def _decode_binary_batch(where: str, raw: bytes) -> tuple[np.ndarray, np.ndarray
 
 def _decode_pickle_batch(where: str, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     """A pickled dict {b'data': (n, 3072) uint8, b'labels': [n ints], ...} -> x, y."""
-    batch = _unpickle(where, raw)
+    batch = unpickle_batch(where, raw)
     if not isinstance(batch, dict):
         raise DataError(f"{where}: holds {_describe(batch)}, "
                         f"expected a dict with keys b'data' and b'labels'")
@@ -253,76 +251,6 @@ def _describe(value: object) -> str:
 
 def _one_line(err: BaseException) -> str:
     return " ".join(f"{type(err).__name__}: {err}".split())
-
-
-# --- the restricted unpickler -------------------------------------------------------------
-
-
-def _latin1_encode(text: object, encoding: object = "utf-8") -> bytes:
-    """Stands in for ``_codecs.encode``: Python 3 writes bytes that way under protocol 2."""
-    if isinstance(text, str) and encoding in ("latin1", "latin-1"):
-        return text.encode("latin1")
-    raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
-
-
-def _empty_bytes(*args: object) -> bytes:
-    """Stands in for ``builtins.bytes``: Python 3 writes b'' as ``bytes()`` under protocol 2."""
-    if args:
-        raise pickle.UnpicklingError("refused builtins.bytes with arguments")
-    return b""
-
-
-@cache
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    """The only globals a batch may name, mapped to this numpy's real objects.
-
-    The official files name ``numpy.core.multiarray``; numpy 2 writes ``numpy._core``.
-    """
-    try:
-        from numpy._core import multiarray  # numpy >= 2 (numpy.core is a deprecated alias)
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray  # type: ignore[no-redef]
-    allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): _latin1_encode,
-        ("builtins", "bytes"): _empty_bytes,
-        ("__builtin__", "bytes"): _empty_bytes,
-    }
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = multiarray._reconstruct
-        allowed[(module, "scalar")] = multiarray.scalar
-    return allowed
-
-
-class _CifarUnpickler(pickle.Unpickler):
-    """Admits only what the official batches hold; any other global is refused before use.
-
-    Pickle runs whatever callable a file names, so a downloaded batch must never reach
-    the plain ``pickle.load``.
-    """
-
-    def __init__(self, file: IO[bytes], where: str) -> None:
-        super().__init__(file, encoding="bytes")  # the batches are Python 2 pickles
-        self._where = where
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _allowed_globals()[(module, name)]
-        except KeyError:
-            raise DataError(f"{self._where}: refused to unpickle the global {module}.{name} "
-                            f"(a CIFAR-10 batch holds only dicts, lists, bytes, ints and "
-                            f"numpy arrays)") from None
-
-
-def _unpickle(where: str, raw: bytes) -> object:
-    try:
-        return _CifarUnpickler(io.BytesIO(raw), where).load()
-    except DataError:
-        raise
-    except Exception as err:  # a damaged pickle can fail in nearly any way; all mean "corrupt"
-        raise DataError(f"{where}: not a readable CIFAR-10 python batch, truncated or corrupt "
-                        f"({_one_line(err)})") from None
 
 
 # --- the decoded cache --------------------------------------------------------------------

@@ -67,7 +67,8 @@ def _houses(cfg: DataConfig, seed: int) -> Dataset:
 
 
 def _houses_synthetic(cfg: DataConfig, seed: int) -> Dataset:
-    from dlcli.data.houses import encode_houses, houses_dataset, synthetic_houses
+    from dlcli.data.houses import encode_houses, houses_dataset
+    from dlcli.data.houses_synthetic import synthetic_houses
 
     sizes = (cfg.num_train, cfg.num_val, cfg.num_test)
     counts = all(isinstance(v, int) for v in sizes)
