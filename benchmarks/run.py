@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import numerical_gradient
+from benchmarks import cifar_configs, numerical_gradient
 
-BENCHMARKS = {"numerical_gradient": numerical_gradient.main}
+BENCHMARKS = {
+    "numerical_gradient": numerical_gradient.main,
+    "cifar_configs": cifar_configs.main,
+}
 
 
 def main() -> None:
