@@ -43,8 +43,8 @@ class RunFolder(Callback):
         self._fh: IO[str] | None = None
         self._writer: Any = None
         self._last_flush = 0.0
-        self._seed = 0
-        self._started = now_iso()
+        self._seed = 0  # both set again in on_start, from the run itself
+        self._started = ""
 
     def on_start(self, start: RunStart) -> None:
         self._seed = start.config.seed

@@ -13,11 +13,12 @@ import os
 import re
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import numpy as np
 import yaml
@@ -50,18 +51,26 @@ def create_run_dir(root: str | Path, name: str, prefix: str = "") -> Path:
     raise UsageError(f"--out {root}: could not find a free run folder name")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temp file in the same folder + rename: readers never see half a file."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file to write ``path`` through: a temp file in the same folder, renamed over
+    ``path`` when the block ends normally and removed when it raises. Readers never see half
+    a file, and a crash never leaves one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # already renamed on success: nothing to remove
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`atomic_file`."""
+    with atomic_file(path) as fh:
+        fh.write(data)
 
 
 def write_json(path: Path, obj: Any) -> None:

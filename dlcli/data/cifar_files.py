@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import tarfile
-import tempfile
 import warnings
 import zlib
 from collections.abc import Generator
@@ -31,6 +30,7 @@ import numpy as np
 
 from dlcli.data.safe_pickle import unpickle_batch
 from dlcli.errors import DataError
+from dlcli.runs import atomic_file
 
 __all__ = ["CifarArrays", "load_cifar10", "default_cache_dir"]
 
@@ -295,21 +295,14 @@ def _write_cache(entry: Path, arrays: CifarArrays) -> None:
 
     A cache that cannot be written only costs speed, so it warns instead of failing the load.
     """
-    tmp: Path | None = None
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{entry.stem}.", suffix=".tmp", dir=entry.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "wb") as out:  # uncompressed: loading must be fast, not small
+        with atomic_file(entry) as out:  # uncompressed: loading must be fast, not small
             np.savez(out, **{f.name: getattr(arrays, f.name) for f in fields(arrays)})
-        os.replace(tmp, entry)
     except OSError as err:
         warnings.warn(f"{entry}: could not write the CIFAR-10 cache ({err.strerror or err}); "
                       f"the next load decodes again", RuntimeWarning, stacklevel=3)
         return
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
     _prune(entry)
 
 

@@ -7,14 +7,13 @@ checksum matches, so an interrupted or corrupt download never looks like a finis
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from dlcli.errors import DataError
+from dlcli.runs import atomic_file
 
 __all__ = ["ARCHIVE_NAME", "OFFICIAL_MD5", "OFFICIAL_URL", "download_cifar10"]
 
@@ -39,22 +38,15 @@ def download_cifar10(dest_dir: str | Path, *, url: str = OFFICIAL_URL, md5: str 
         return target
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{ARCHIVE_NAME}.", suffix=".part", dir=dest_dir)
-    except OSError as err:
-        raise DataError(f"{dest_dir}: cannot write the download here ({err.strerror or err})"
-                        ) from None
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+        # The archive appears under its name only once it is whole and its MD5 is right.
+        with atomic_file(target) as out:
             got = _fetch(url, out, dest_dir, timeout=timeout, progress=progress)
-        if got != expected:
-            raise DataError(f"{target}: MD5 mismatch, expected {expected}, got {got} "
-                            f"(download from {url} discarded)")
-        os.replace(tmp, target)
+            if got != expected:
+                raise DataError(f"{target}: MD5 mismatch, expected {expected}, got {got} "
+                                f"(download from {url} discarded)")
     except OSError as err:  # network errors are already DataErrors; this is the local disk
-        raise DataError(f"{tmp}: cannot write the download ({err.strerror or err})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        raise DataError(f"{dest_dir}: cannot write the download ({err.strerror or err})"
+                        ) from None
     return target
 
 
