@@ -10,11 +10,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from dlcli import safe_yaml
 from dlcli.errors import ConfigError
 
 DataSource = Literal["cifar10-synthetic", "cifar10", "houses", "houses-synthetic", "landscape"]
@@ -39,6 +48,22 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _not_a_bool(kind: str) -> BeforeValidator:
+    """YAML reads yes/no/on/off/true/false as booleans, and pydantic would take True for 1:
+    ``--set seed=true`` must be an error, not seed 1. Numbers written as strings (YAML 1.1
+    reads ``1e-3`` as one) still go through pydantic's conversion."""
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("bool_not_number", f"must be {kind}, not a boolean")
+        return value
+
+    return BeforeValidator(check)
+
+
+Int = Annotated[int, _not_a_bool("a whole number")]
+Float = Annotated[float, _not_a_bool("a number")]
+
+
 # Split sizes when the config leaves them out, per source. Counts, or fractions of the table.
 SPLIT_DEFAULTS: dict[str, tuple[int | float, int | float, int | float]] = {
     "cifar10-synthetic": (5000, 500, 1000),
@@ -46,7 +71,7 @@ SPLIT_DEFAULTS: dict[str, tuple[int | float, int | float, int | float]] = {
     "houses": (0.7, 0.15, 0.15),
     "houses-synthetic": (7000, 1500, 1500),
 }
-SplitSize = int | float
+SplitSize = Annotated[int | float, _not_a_bool("a count or a fraction")]
 
 
 class DataConfig(_Section):
@@ -66,8 +91,8 @@ class DataConfig(_Section):
     drop_invalid: bool = False
     # data.source: landscape only: a 2-D function, where to start, gradient noise.
     function: LandscapeName = "ill-conditioned"
-    start: tuple[float, float] | None = None  # None: the function's usual start
-    noise: float = Field(0.0, ge=0)  # sigma of Gaussian noise added to every gradient
+    start: tuple[Float, Float] | None = None  # None: the function's usual start
+    noise: Float = Field(0.0, ge=0)  # sigma of Gaussian noise added to every gradient
 
     @model_validator(mode="before")
     @classmethod
@@ -79,7 +104,11 @@ class DataConfig(_Section):
         if defaults is None:  # a source without splits (landscape): null means "none"
             return {k: v for k, v in raw.items() if not (k.startswith("num_") and v is None)}
         filled = dict(zip(("num_train", "num_val", "num_test"), defaults, strict=True))
-        return {**filled, **{k: v for k, v in raw.items() if v is not None or k not in filled}}
+        for key, default in filled.items():
+            if key in raw and raw[key] is None:  # never a silent "back to the default"
+                raise ValueError(f"data.{key}: null is not a size; give a count (or leave the "
+                                 f"key out for the default, {default} for {source})")
+        return {**filled, **raw}
 
     @model_validator(mode="after")
     def _fits_the_source(self) -> DataConfig:
@@ -123,11 +152,11 @@ class DataConfig(_Section):
 
 class ModelConfig(_Section):
     name: ModelName = "softmax"
-    reg: float = Field(2.5e-4, ge=0)
+    reg: Float = Field(2.5e-4, ge=0)
     # Linear models: W = init_scale * randn (default 1e-4). MLPs: null = He initialization,
     # W = randn * sqrt(2 / fan_in); a number scales every layer's randn instead.
-    init_scale: float | None = Field(None, gt=0)
-    hidden: list[int] = Field([512], min_length=1)  # mlp, mlp-regression: units per layer
+    init_scale: Float | None = Field(None, gt=0)
+    hidden: list[Int] = Field([512], min_length=1)  # mlp, mlp-regression: units per layer
     head: Literal["softmax", "svm"] = "softmax"  # mlp: the loss on the last layer's scores
 
     @model_validator(mode="after")
@@ -141,27 +170,27 @@ class ModelConfig(_Section):
 
 class StrategyConfig(_Section):
     name: StrategyName = "momentum"
-    iterations: int = Field(500, gt=0)
-    lr: float = Field(1e-6, gt=0)
-    batch_size: int = Field(256, gt=0)
-    rho: float = Field(0.9, ge=0, lt=1)
-    step_size: float = Field(1e-4, gt=0)
-    h: float = Field(1e-5, gt=0)
-    eval_batch: int | None = Field(None, gt=0)
+    iterations: Int = Field(500, gt=0)
+    lr: Float = Field(1e-6, gt=0)
+    batch_size: Int = Field(256, gt=0)
+    rho: Float = Field(0.9, ge=0, lt=1)
+    step_size: Float = Field(1e-4, gt=0)
+    h: Float = Field(1e-5, gt=0)
+    eval_batch: Int | None = Field(None, gt=0)
     # The update rule of the gradient strategies; None: implied by name (momentum -> momentum,
     # otherwise sgd). name: gd takes full-batch steps with it, name: sgd minibatch steps.
     update: UpdateName | None = None
-    beta1: float = Field(0.9, ge=0, lt=1)  # adam
-    beta2: float = Field(0.999, ge=0, lt=1)  # adam
-    decay_rate: float = Field(0.99, ge=0, lt=1)  # rmsprop
-    eps: float = Field(1e-7, gt=0)  # adagrad, rmsprop, adam
+    beta1: Float = Field(0.9, ge=0, lt=1)  # adam
+    beta2: Float = Field(0.999, ge=0, lt=1)  # adam
+    decay_rate: Float = Field(0.99, ge=0, lt=1)  # rmsprop
+    eps: Float = Field(1e-7, gt=0)  # adagrad, rmsprop, adam
     schedule: ScheduleName = "constant"
-    lr_decay: float = Field(0.5, gt=0, le=1)  # step, exponential: factor per lr_step_every
-    lr_step_every: int = Field(100, gt=0)
-    weight_decay: float = Field(0.0, ge=0)  # decoupled: W -= lr * weight_decay * W
-    clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm; None: off
-    diverge_factor: float | None = Field(1e3, gt=1)  # stop when loss > factor * first loss
-    max_seconds: float = Field(600.0, gt=0)  # numerical-gd: refuse runs estimated longer
+    lr_decay: Float = Field(0.5, gt=0, le=1)  # step, exponential: factor per lr_step_every
+    lr_step_every: Int = Field(100, gt=0)
+    weight_decay: Float = Field(0.0, ge=0)  # decoupled: W -= lr * weight_decay * W
+    clip_norm: Float | None = Field(None, gt=0)  # clip the global gradient norm; None: off
+    diverge_factor: Float | None = Field(1e3, gt=1)  # stop when loss > factor * first loss
+    max_seconds: Float = Field(600.0, gt=0)  # numerical-gd: refuse runs estimated longer
 
     @model_validator(mode="after")
     def _update_fits_name(self) -> StrategyConfig:
@@ -185,17 +214,17 @@ class EarlyStopping(_Section):
     """Stop when the validation metric has not improved by more than ``min_delta`` for
     ``patience`` evaluations in a row (evaluations happen every ``eval_every`` iterations)."""
 
-    patience: int = Field(5, gt=0)
-    min_delta: float = Field(0.0, ge=0)
+    patience: Int = Field(5, gt=0)
+    min_delta: Float = Field(0.0, ge=0)
 
 
 class Config(_Section):
     name: str = Field("run", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    seed: int = Field(0, ge=0)
+    seed: Int = Field(0, ge=0)
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
-    eval_every: int = Field(50, gt=0)
+    eval_every: Int = Field(50, gt=0)
     early_stopping: EarlyStopping | None = None
     keep: Literal["best", "last"] = "last"  # the weights saved and tested: best validation
 
@@ -225,6 +254,7 @@ class Config(_Section):
             raise ValueError(
                 f"strategy.eval_batch ({eval_batch}) must be <= data.num_train ({n_train})"
             )
+        self._choose_on_validation()
         table = self.data.source in TABLE_SOURCES
         if table and self.model.name not in REGRESSORS:
             raise ValueError(f"model.name {self.model.name!r} is a classifier; data.source "
@@ -236,26 +266,26 @@ class Config(_Section):
                              f"{', '.join(CLASSIFIERS)}")
         return self
 
+    def _choose_on_validation(self) -> None:
+        """keep: best and early stopping read the validation metric: without validation rows
+        they would silently keep the last weights while result.json says "best"."""
+        if self.data.source == "landscape" or self.data.num_val != 0:
+            return
+        for key, asks in (("keep: best", self.keep == "best"),
+                          ("early_stopping", self.early_stopping is not None)):
+            if asks:
+                raise ValueError(f"{key} chooses on the validation split, but data.num_val is "
+                                 f"0; give data.num_val some rows, or drop {key}")
+
 
 # --------------------------------------------------------------------------- loading
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every failure is a one-line ConfigError."""
+    """Read a YAML file that must hold a mapping; every failure is a one-line ConfigError, and
+    what the file can make us read, expand or recurse is bounded (:mod:`dlcli.safe_yaml`)."""
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{p}: no such file")
-    if p.is_dir():
-        raise ConfigError(f"{p}: is a directory, expected a YAML file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a text file, expected YAML") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}: not valid YAML{where}: {problem}") from None
+    raw = safe_yaml.load(safe_yaml.read_text(p), str(p))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -269,11 +299,10 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. strategy.lr=1e-3")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
-    return key.split("."), value
+    if not text.strip():  # never a silent "back to the default"
+        raise ConfigError(f"--set {item!r}: no value after '='; write the value (null for "
+                          f"none, '' for an empty string)")
+    return key.split("."), safe_yaml.load(text, f"--set {item!r}: the value")
 
 
 def apply_sets(raw: Mapping[str, Any], sets: Iterable[str]) -> dict[str, Any]:
