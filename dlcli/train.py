@@ -17,6 +17,7 @@ from dlcli.config import GRADIENT_STRATEGIES, Config
 from dlcli.data import Dataset
 from dlcli.metrics import final_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
+from dlcli.signals import interrupt_message
 from dlcli.strategies import STRATEGIES, Step
 
 
@@ -87,11 +88,14 @@ class _Watch:
         self.reference = -math.inf  # the score the patience counts from
         self.waited = 0  # evaluations since the last improvement of more than min_delta
 
+    def hint(self) -> str:
+        s = self.cfg.strategy
+        return f"; lower strategy.lr (now {s.lr:g})" if s.name in GRADIENT_STRATEGIES else ""
+
     def divergence(self, iteration: int, loss: float) -> str | None:
         """A one-line hint if the loss is not finite or has blown up, else None."""
         s = self.cfg.strategy
-        hint = (f"; lower strategy.lr (now {s.lr:g})" if s.name in GRADIENT_STRATEGIES
-                else "")
+        hint = self.hint()
         if not math.isfinite(loss):
             return f"loss became {loss} at iteration {iteration}{hint}"
         if self.first_loss is None:
@@ -120,6 +124,9 @@ class _Watch:
         return self.waited >= stopping.patience
 
 
+# Overflow is divergence, which the loop detects and reports in result.json (a diverged model's
+# metrics are None), not as numpy warnings on the terminal.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def train(cfg: Config, data: Dataset, model: Model,
           callbacks: Sequence[Callback] = ()) -> Outcome:
     """Run ``cfg.strategy`` for ``cfg.strategy.iterations`` steps; evaluate every ``eval_every``.
@@ -165,20 +172,27 @@ def train(cfg: Config, data: Dataset, model: Model,
                 break
             if stopped_early or step.iteration >= total:
                 break
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (dlcli.signals)
+        status, error = "interrupted", interrupt_message(exc)
     except (ArithmeticError, ValueError, MemoryError, OSError) as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
 
     kept_iteration, kept = last_iteration, params
     if watch.best is not None:
         kept_iteration, kept = watch.best
+    if status in ("completed", "interrupted") and not _finite(kept):
+        # The last update can overflow the weights after a finite loss was measured: what is
+        # saved must be what is reported on, and infinite weights are no result.
+        status = "diverged"
+        error = (f"the weights became not finite (inf or nan) at iteration {kept_iteration}"
+                 f"{watch.hint()}")
     final_loss = records[-1].loss if records else None
+    metrics = final_metrics(model, kept, data, final_loss, best_loss if records else None)
     outcome = Outcome(
         status=status,
         iterations=len(records),
         wall_time_s=time.perf_counter() - start,
-        metrics=final_metrics(model, kept, data, final_loss, best_loss if records else None),
+        metrics=metrics,
         params=kept,
         error=error,
         records=records,
@@ -189,6 +203,10 @@ def train(cfg: Config, data: Dataset, model: Model,
     for cb in callbacks:
         cb.on_end(outcome)
     return outcome
+
+
+def _finite(params: Params) -> bool:
+    return all(bool(np.isfinite(w).all()) for w in params.values())
 
 
 def _evaluates(step: Step, cfg: Config) -> bool:

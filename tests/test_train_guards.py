@@ -142,3 +142,30 @@ def test_config_errors_for_the_new_keys(write_config, tmp_path):
     res = runner.invoke(app, ["validate", str(write_config(raw))])
     assert res.exit_code == 2 and "did you mean 'best'" in res.output
     assert Path(tmp_path).exists()
+
+
+def test_a_last_step_that_makes_the_weights_infinite_is_diverged(tmp_path):
+    # One step at lr 1e39 overflows every weight to inf in float32, while the loss the step
+    # measured (before its update) is finite: the weights kept must be checked.
+    raw = small_raw(name="sgd", lr=1e39, iterations=1)
+    result = api.train(validate(raw), out=tmp_path)
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    params = np.load(run / "params.npz")
+    assert not np.isfinite(params["W"]).all()  # what was saved is what is reported on
+    assert result["status"] == "diverged"
+    assert "not finite" in result["error"] and "lower strategy.lr" in result["error"]
+    assert result["metrics"]["final_loss"] is None
+
+
+@pytest.mark.parametrize("keep", ["last", "best"])
+def test_final_loss_is_the_loss_of_the_saved_weights(tmp_path, keep):
+    raw = small_raw(name="sgd", lr=1e-6, iterations=12)
+    raw["keep"] = keep
+    cfg = validate(raw)
+    result = api.train(cfg, out=tmp_path / keep)
+    (run,) = [p for p in (tmp_path / keep).iterdir() if p.is_dir()]
+    with np.load(run / "params.npz") as npz:
+        params = {k: npz[k] for k in npz.files}
+    data = _data(cfg.data, cfg.seed)
+    expected = build_model(cfg.model, data).loss(params, data.X_train, data.y_train)
+    assert result["metrics"]["final_loss"] == pytest.approx(expected, rel=1e-6)
