@@ -1,7 +1,7 @@
 """The command line: thin Typer commands that parse options, call the API and print.
 
 Errors become exit codes in one place, ``cli_common.guarded``: 0 ok, 1 a run failed,
-2 bad usage/config/data, 130 interrupted.
+2 bad usage/config/data, 3 the environment failed, 130 interrupted, 143 terminated.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import typer
 
 from dlcli.cli_common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     BlasOpt,
     SetOpt,
     err_console,
     guarded,
+    interrupted_code,
     load_configs,
     out_console,
 )
@@ -76,7 +76,7 @@ def train(
                                  command=command, blas_threads=blas_threads or None))
         _report(result, as_json)
         if result["status"] == "interrupted":
-            raise typer.Exit(EXIT_INTERRUPTED)
+            raise typer.Exit(interrupted_code())
         if result["status"] != "completed":
             code = EXIT_FAILED
     raise typer.Exit(code)
@@ -130,6 +130,9 @@ def _num(v: float) -> str:
 
 
 def main() -> None:
+    from dlcli.signals import install
+
+    install()  # SIGTERM ends a run or a comparison cleanly, as Ctrl-C does (exit 143)
     app()
 
 

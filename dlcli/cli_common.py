@@ -1,6 +1,7 @@
 """What every command module shares: exit codes, consoles, options, and the one place where a
-DlcliError (or Ctrl-C, or the machine's refusal) becomes a one-line message and an exit code:
-0 ok, 1 a run failed, 2 bad usage/config/data, 130 interrupted."""
+DlcliError (or Ctrl-C, SIGTERM, or the machine's refusal) becomes a one-line message and an exit
+code: 0 ok, 1 a run failed, 2 bad usage/config/data, 3 the environment failed (out of memory,
+disk full, permission denied), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from rich.markup import escape
 
 from dlcli.errors import DlcliError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C, SIGTERM: see interrupted_code()
 
 err_console = Console(stderr=True)
 PIPE_WIDTH = 160  # tables written to a pipe or file: rich would otherwise assume 80 columns
@@ -48,21 +50,30 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def interrupted_code() -> int:
+    """The exit code of an interrupted command: 143 after SIGTERM, else 130 (Ctrl-C)."""
+    from dlcli.signals import interrupt_exit_code
+
+    return interrupt_exit_code()
+
+
 def guarded(fn: Callable[[], T]) -> T:
-    """Call ``fn``; a DlcliError or Ctrl-C becomes its one-line message and exit code, and so
-    do the machine's refusals (out of memory, a full or read-only disk): exit 1."""
+    """Call ``fn``; a DlcliError, Ctrl-C or SIGTERM becomes its one-line message and exit code,
+    and so do the machine's refusals (out of memory, a full or read-only disk): exit 3."""
     try:
         return fn()
     except DlcliError as exc:
         fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        from dlcli.signals import interrupt_message
+
+        fail(interrupt_message(exc), interrupted_code())
     except MemoryError:
         fail("out of memory (try fewer samples: data.num_train, data.num_val, data.num_test)",
-             EXIT_FAILED)
+             EXIT_ENVIRONMENT)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        fail(f"{where}{exc.strerror or exc}", EXIT_FAILED)
+        fail(f"{where}{exc.strerror or exc}", EXIT_ENVIRONMENT)
 
 
 def load_configs(paths: list[Path], sets: list[str] | None) -> list[Any]:

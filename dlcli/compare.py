@@ -16,8 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dlcli import safe_yaml
 from dlcli.callbacks import now_iso, versions
 from dlcli.config import validate
 from dlcli.errors import DlcliError, UsageError
@@ -148,8 +147,11 @@ def finished_rows(folder: Path, plan: Plan) -> dict[int, dict[str, Any]]:
         run = folder / v.folder
         try:
             result = read_json(run / "result.json")
-            config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError):
+            config = safe_yaml.load((run / "config.yaml").read_text(encoding="utf-8"),
+                                    str(run / "config.yaml"))
+        except (OSError, ValueError, DlcliError):
+            continue
+        if not isinstance(result, dict):
             continue
         if result.get("status") == "completed" and config_hash(config) == v.hash:
             rows[v.index] = make_row(v, result)

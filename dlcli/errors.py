@@ -1,6 +1,6 @@
 """The errors a user can cause, each with the exit code the CLI turns it into.
 
-Only ``cli.py`` maps them to exit codes; everywhere else raises them with a one-line message
+Only ``cli_common.guarded`` maps them to exit codes (docs/errors.md lists every one); everywhere else raises them with a one-line message
 that names the file, the key or value, and what was expected.
 """
 
@@ -27,6 +27,12 @@ class DataError(DlcliError):
     """A data file that is missing, corrupt or not in the expected format."""
 
     exit_code = 2
+
+
+class EnvironmentFailure(DlcliError):
+    """The machine refused: out of memory, disk full, permission denied, a lost scheduler."""
+
+    exit_code = 3
 
 
 class RunFailed(DlcliError):

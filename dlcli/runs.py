@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import IO, Any, cast
 
 import numpy as np
 import yaml
 
-from dlcli.errors import UsageError
+from dlcli.errors import DlcliError, UsageError
 
 _STAMP = re.compile(r"^(?:compare-)?(\d{8}-\d{6})-")
 
@@ -58,6 +59,7 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     a file, and a crash never leaves one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; a run's files follow the umask
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -65,6 +67,22 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)  # already renamed on success: nothing to remove
+
+
+@cache
+def umask() -> int:
+    """The process's umask, read without changing it (os.umask can only set it, which would
+    race with other threads creating files); falls back to setting it back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -122,20 +140,32 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+MAX_READ = 64 << 20  # a run folder's json/yaml file; summary.json of 10,000 variants is ~20 MB
+
+
 def _read(path: Path, loader: Callable[[str], Any]) -> Any:
-    """A run folder's file, or None when it is missing or unreadable (a run still writing)."""
+    """A run folder's file, or None when it is missing, unreadable, too large or not a mapping
+    (a run still writing, or a folder someone broke): browsing never fails on one folder."""
     try:
+        if path.stat().st_size > MAX_READ:
+            return None
         data = loader(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+    except (OSError, ValueError, RecursionError, yaml.YAMLError, DlcliError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _yaml(text: str) -> Any:
+    from dlcli.safe_yaml import load
+
+    return load(text, "config.yaml")
 
 
 def read_run(path: Path, root: Path | None = None) -> RunInfo:
     path = Path(path)
     kind = _kind(path) or "run"
     info = RunInfo(path, str(path.relative_to(root)) if root else path.name, kind,
-                   _read(path / "config.yaml", yaml.safe_load),
+                   _read(path / "config.yaml", _yaml),
                    _read(path / "result.json", json.loads))
     if kind == "compare":
         info.sweep = _read(path / "sweep.json", json.loads)

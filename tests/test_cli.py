@@ -215,4 +215,22 @@ def test_out_of_memory_is_one_line(write_config, monkeypatch):
 
     monkeypatch.setattr(dlcli.api, "load_data", no_memory)
     res = _run("train", str(write_config(small_raw())), "-q")
-    assert res.exit_code == 1 and "out of memory" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 3 and "out of memory" in res.output and "Traceback" not in res.output
+
+
+def test_every_file_of_a_run_folder_follows_the_umask(write_config, tmp_path):
+    from dlcli.runs import umask
+
+    umask.cache_clear()
+    old = os.umask(0o022)
+    try:
+        res = _run("train", str(write_config(small_raw(iterations=3))), "--out", str(tmp_path),
+                   "-q")
+    finally:
+        os.umask(old)
+        umask.cache_clear()
+    assert res.exit_code == 0, res.output
+    (run,) = _run_dirs(tmp_path)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in run.iterdir()}
+    assert set(modes) >= {"config.yaml", "metrics.csv", "params.npz", "result.json", "loss.png"}
+    assert set(modes.values()) == {"0o644"}, modes
