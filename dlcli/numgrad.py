@@ -8,9 +8,10 @@ per coordinate: 61,460 evaluations for a 3073 x 10 ``W``. Here the same numbers 
 
 * :class:`LinearProbe` uses the structure of ``scores = X @ W``: perturbing ``W[i, j]`` by
   ``±h`` only shifts score column ``j`` by ``±h * X[:, i]``. Each row's loss change then follows
-  exactly from its current scores (one exp/log per row and coordinate for softmax, a few maxima
-  for the hinge), vectorized over a block of ``i``'s and reused for every column: O(N·D·C).
-  These are still two real loss evaluations per coordinate, not a derivative formula.
+  exactly from its current scores (one or two log1p per row and coordinate for softmax, a few
+  maxima for the hinge), vectorized over a block of ``i``'s and reused for every column:
+  O(N·D·C). These are still two real loss evaluations per coordinate, not a derivative
+  formula, and they equal the loop's for every ``h`` (no overflow, no cancellation).
 * :class:`LoopProbe`, for any other model, perturbs one coordinate at a time and calls
   ``model.loss`` twice, in blocks (so the cost of a block can be timed and extrapolated).
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -57,7 +58,7 @@ def probe(model: Model, params: Params, X: np.ndarray, y: np.ndarray, h: float =
     """The fastest exact way to take centred differences of ``model.loss`` at ``params``."""
     if isinstance(model, LinearModel) and set(params) == {"W"}:
         kernel = _KERNELS.get(model.data_loss)
-        if kernel is not None and _safe_for_exp(X, h):
+        if kernel is not None:
             return LinearProbe(model, params, X, y, h, kernel, jobs)
     return LoopProbe(model, params, X, y, h)
 
@@ -153,8 +154,9 @@ class LinearProbe:
         Xb *= self.h
         data = self.kernel.apply(self, Xb) / (2 * self.h * self.X.shape[0])
         if self.reg:
-            w = self.W[i].astype(self.dtype)
-            data += self.reg * ((w + self.h) ** 2 - (w - self.h) ** 2) / (2 * self.h)
+            # The centred difference of a quadratic is exact: ((w + h)² - (w - h)²) / 2h = 2w;
+            # written out, it would lose digits to cancellation at small h.
+            data += (2 * self.reg) * self.W[i].astype(self.dtype)
         return data
 
     def partials(self, name: str, flat: np.ndarray) -> np.ndarray:
@@ -182,44 +184,95 @@ def _scores(X: np.ndarray, W: np.ndarray, order: np.ndarray, dtype: np.dtype) ->
     return S
 
 
-def _safe_for_exp(X: np.ndarray, h: float) -> bool:
-    """The softmax kernel takes exp(h * x): keep it far from overflow."""
-    return X.size == 0 or h * float(np.abs(X).max()) < 50
-
-
 class _Softmax:
     @staticmethod
     def prepare(pr: LinearProbe) -> np.ndarray:
-        """The class probabilities ``P (N, C)``."""
-        Z = np.exp(pr.S - pr.S.max(axis=1, keepdims=True))
-        Z /= Z.sum(axis=1, keepdims=True)
-        return Z
+        """``(4, N, C)``: the class probabilities ``P``, ``Q = 1 - P`` and their logs, each
+        to full precision (``Q`` sums the other classes rather than subtracting ``P`` from 1)."""
+        S = pr.S - pr.S.max(axis=1, keepdims=True)
+        log_p = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+        log_q = np.full_like(S, -np.inf)  # stays so with one class: nothing else to move to
+        for j in range(S.shape[1]) if S.shape[1] > 1 else ():
+            others = np.delete(log_p, j, axis=1)
+            top = others.max(axis=1, keepdims=True)  # logsumexp with its own max: no underflow
+            log_q[:, j] = top[:, 0] + np.log(np.exp(others - top).sum(axis=1))
+        return np.stack([np.exp(log_p), np.exp(log_q), log_p, log_q])
 
     @staticmethod
     def apply(pr: LinearProbe, Xb: np.ndarray) -> np.ndarray:
         return _softmax_kernel(pr.aux, pr.bounds, Xb)
 
 
-def _softmax_kernel(P: np.ndarray, bounds: np.ndarray, Xb: np.ndarray) -> np.ndarray:
+def _softmax_kernel(aux: np.ndarray, bounds: np.ndarray, Xb: np.ndarray) -> np.ndarray:
     """Softmax: only one term of row n's normalizer moves, ``Z' = Z + e^{s_j} (e^{±d} - 1)``
-    with ``d = h x_ni``. With ``p = softmax(s_n)_j`` and ``e = e^d - 1`` the centred
-    difference of ``log Z_n`` is ``log1p(p e (2 + e) / (1 + (1 - p) e))`` (no cancellation:
-    expm1/log1p keep every digit); the true-class score ``-s_{n,y_n}`` adds ``-2d`` when
-    ``y_n = j``."""
+    with ``d = h x_ni``; with ``p = softmax(s_n)_j`` and ``q = 1 - p`` the centred difference
+    of ``log Z_n`` is ``g(d) - g(-d)``, ``g(x) = log(q + p e^x)``. The true-class score
+    ``-s_{n,y_n}`` adds ``-2d`` when ``y_n = j``. ``aux`` is ``(P, Q, log P, log Q)``, each
+    ``(N, C)``; returns ``(B, C)``. Exact for every ``h``: see the two forms below."""
+    near = Xb.size == 0 or float(np.abs(Xb).max()) <= _NEAR
+    out = np.empty((Xb.shape[1], aux.shape[2]), dtype=Xb.dtype)
+    diff = _near_diff if near else _far_diff
+    for j, col in enumerate(diff(aux, Xb)):
+        lo, hi = bounds[j], bounds[j + 1]
+        out[:, j] = col.sum(axis=0) - 2 * Xb[lo:hi].sum(axis=0)
+    return out
+
+
+# Up to this |d| one log1p does: 1 + q e >= 1 - 0.63 keeps every digit of q; beyond, the
+# ratio form would round q away (d -> -inf) and overflow (d -> +inf).
+_NEAR = 1.0
+
+
+def _near_diff(aux: np.ndarray, Xb: np.ndarray) -> Iterator[np.ndarray]:
+    """``g(d) - g(-d) = log1p(p e (2 + e) / (1 + q e))`` with ``e = expm1(d)``, for
+    ``|d| <= 1``: no cancellation, one log per entry. Yields ``(N, B)`` per class."""
+    P, Q = aux[0], aux[1]
     e = np.expm1(Xb)
     q = e * (2 + e)
     num, den = np.empty_like(e), np.empty_like(e)
-    out = np.empty((Xb.shape[1], P.shape[1]), dtype=Xb.dtype)
     for j in range(P.shape[1]):
-        p = P[:, j, None]
-        np.multiply(q, p, out=num)
-        np.multiply(e, 1 - p, out=den)
+        np.multiply(q, P[:, j, None], out=num)
+        np.multiply(e, Q[:, j, None], out=den)
         den += 1
         num /= den
-        np.log1p(num, out=num)
-        lo, hi = bounds[j], bounds[j + 1]
-        out[:, j] = num.sum(axis=0) - 2 * Xb[lo:hi].sum(axis=0)
-    return out
+        yield np.log1p(num, out=num)
+
+
+def _far_diff(aux: np.ndarray, Xb: np.ndarray) -> Iterator[np.ndarray]:
+    """``g(d) - g(-d)`` with ``g(x) = log1p(p expm1(x))``, for any ``d``: ``g(d)`` and
+    ``g(-d)`` have opposite signs, so their difference is a sum of magnitudes with no
+    cancellation. Where ``1 + p expm1(x)`` would round q away, ``log(q + p e^x)``
+    (:func:`_log_lost`); beyond ``|d| = 700`` (float64) ``logaddexp`` in log space.
+    Yields ``(N, B)`` per class."""
+    P, Q, log_p, log_q = aux
+    top = math.log(np.finfo(Xb.dtype).max) - 8  # e^top stays finite: 700 in float64
+    D = np.clip(Xb, -top, top)
+    up, down = np.expm1(D), np.expm1(-D)
+    huge = np.nonzero(np.abs(Xb) > top)
+    plus, minus = np.empty_like(Xb), np.empty_like(Xb)
+    for j in range(P.shape[1]):
+        p, q = P[:, j], Q[:, j]
+        _log_lost(np.multiply(up, p[:, None], out=plus), p, q, D)
+        _log_lost(np.multiply(down, p[:, None], out=minus), p, q, -D)
+        plus -= minus
+        if len(huge[0]):
+            lp, lq, d = log_p[huge[0], j], log_q[huge[0], j], Xb[huge]
+            plus[huge] = np.logaddexp(lq, lp + d) - np.logaddexp(lq, lp - d)
+        yield plus
+
+
+def _log_lost(v: np.ndarray, p: np.ndarray, q: np.ndarray, D: np.ndarray) -> None:
+    """``log1p(v)`` in place, for ``v = p expm1(D)`` ``(N, B)``, ``p, q (N,)``.
+
+    ``1 + v`` is ``q + p e^D`` with q's digits rounded away once it falls below 1/2 (only
+    where ``p > 1/2``): those entries take ``log(q + p e^D)`` as written.
+    """
+    sure = np.flatnonzero(p > 0.5)
+    rows, cols = np.nonzero(v[sure] < -0.5)
+    rows = sure[rows]
+    v[rows, cols] = 0.0  # set below; keeps log1p away from -1
+    np.log1p(v, out=v)
+    v[rows, cols] = np.log(q[rows] + p[rows] * np.exp(D[rows, cols]))
 
 
 class _Hinge:

@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlcli.data.landscape import LANDSCAPES
 from dlcli.gradcheck import numerical_gradient, relative_error
 from dlcli.models.landscape import LandscapeModel
-from dlcli.models.linear import LinearModel, softmax, svm
+from dlcli.models.linear import LinearModel, linear_regression, softmax, svm
 from dlcli.models.losses import softmax_loss
 from dlcli.numgrad import (
     LinearProbe,
@@ -116,3 +118,72 @@ def test_linear_regression_and_mlp_match_the_lecture_loop():
     ref = numerical_gradient(lambda: mlp.loss(p, X, labels), p, 1e-5)
     fast = numerical_gradient_fast(mlp, p, X, labels, 1e-5)
     assert all(np.array_equal(ref[k], fast[k]) for k in p)
+
+
+# --------------------------------------------------------------------------- every h
+
+EPS = np.finfo(np.float64).eps
+LINEAR = {"softmax": softmax, "svm": svm, "linear-regression": linear_regression}
+
+
+@st.composite
+def _linear_problems(draw):
+    """A small float64 problem for a linear model and a step h, log-uniform in [1e-12, 1]:
+    |d| = h·|x| spans 1e-14 to ~3000, through every branch of the softmax kernel."""
+    kind = draw(st.sampled_from(sorted(LINEAR)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, d = draw(st.integers(1, 12)), draw(st.integers(1, 6))
+    c = 1 if kind == "linear-regression" else draw(st.integers(2, 5))
+    X = rng.normal(scale=10 ** draw(st.floats(-2, 3)), size=(n, d))
+    y = rng.normal(size=n) if c == 1 else rng.integers(0, c, size=n)
+    W = rng.normal(scale=10 ** draw(st.floats(-4, 1)), size=(d, c))
+    model = LINEAR[kind](draw(st.sampled_from([0.0, 0.1])), 1e-4)
+    return model, X, y, {"W": W}, 10 ** draw(st.floats(-12, 0))
+
+
+def _loop_noise(model, X, y, W, h, losses):
+    """What rounding can cost the loop: ``eps * M / h``, with M the size of the numbers a loss
+    evaluation adds up (the loss itself, the scores |X|·(|W| + h), and for squared error the
+    residuals times the targets). The measured worst over 3,000 random problems is 1.3·eps·M/h."""
+    L = max(abs(v) for v in losses)
+    A = np.abs(X) @ (np.abs(W) + h)
+    if model.data_loss.__name__ == "mse_loss":
+        M = L + 2 * np.sqrt(L) * (A.max() + np.abs(y).max())
+    else:
+        M = L + A.sum(axis=1).mean()
+    return EPS * M / h
+
+
+@settings(max_examples=150, deadline=None)
+@given(_linear_problems())
+def test_fast_path_equals_the_loop_for_every_h(problem):
+    # The same two loss values per coordinate, so the same number: to 1e-9 relative, or within
+    # the loop's own rounding (eps·M/h, tiny at large h, where cancellation dominates at small h).
+    model, X, y, params, h = problem
+    losses: list[float] = []
+
+    def loss():
+        losses.append(model.loss(params, X, y))
+        return losses[-1]
+
+    ref = numerical_gradient(loss, params, h)["W"]
+    assert isinstance(probe(model, params, X, y, h), LinearProbe)
+    fast = numerical_gradient_fast(model, params, X, y, h, jobs=1)["W"]
+    assert np.isfinite(fast).all()
+    slack = 1e-9 * np.abs(ref) + 16 * _loop_noise(model, X, y, params["W"], h, losses)
+    assert (np.abs(fast - ref) <= slack).all(), (h, fast, ref)
+
+
+@pytest.mark.parametrize("h", [0.28, 1.0, 30.0])
+def test_softmax_with_a_large_step_stays_exact(h):
+    # The issue's case: h = 0.28 with |x| up to 139 (the synthetic data's largest input), so
+    # expm1(-h·x) rounds to -1 (from about -37) and the old ratio form took log1p(-1) = -inf.
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-139, 139, size=(40, 12))
+    y = rng.integers(0, 10, size=40)
+    params = {"W": rng.normal(scale=0.1, size=(12, 10))}  # confident rows too (p > 1/2)
+    model = softmax(reg=2.5e-4, init_scale=1e-4)
+    ref = numerical_gradient(lambda: model.loss(params, X, y), params, h)["W"]
+    assert isinstance(probe(model, params, X, y, h), LinearProbe)
+    fast = numerical_gradient_fast(model, params, X, y, h, jobs=1)["W"]
+    assert np.isfinite(fast).all() and np.allclose(fast, ref, rtol=1e-10, atol=1e-12)
