@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dlcli.data.houses import (
+    STANDARD,
     HouseTable,
     encode_houses,
     houses_dataset,
@@ -17,8 +19,10 @@ from dlcli.data.houses import (
     standardize,
     to_price_units,
 )
-from dlcli.data.houses_synthetic import synthetic_houses
+from dlcli.data.houses_synthetic import houses_synthetic_dataset, synthetic_houses
+from dlcli.data.target_leak import leak_reason
 from dlcli.errors import DataError
+from tests.conftest import write_kc_csv
 
 HEADER = (
     "id,date,price,bedrooms,bathrooms,sqft_living,sqft_lot,floors,waterfront,view,condition,"
@@ -80,12 +84,16 @@ def test_original_format_parses_by_header_names(tmp_path: Path) -> None:
     assert table.n_dropped == 0
 
 
-def test_variant_columns_found_by_name_and_text_columns_skipped(tmp_path: Path) -> None:
+def test_variant_columns_found_by_name_and_extra_columns_ignored(tmp_path: Path) -> None:
     table = read_houses_csv(write(tmp_path, VARIANT))
     assert table.feature_names == ["zipcode_98028", "zipcode_98125", "zipcode_98178",
-                                   "sqft_living", "sale_year", "sale_month", "garage", "lat"]
+                                   "sqft_living", "sale_year", "sale_month", "lat"]
+    assert table.ignored == ["city", "garage"]
     assert col(table, "sqft_living").tolist() == [1180, 2570, 770]
     assert col(table, "sale_month").tolist() == [10, 12, 2]
+    named = read_houses_csv(write(tmp_path, VARIANT), features=["garage", "lat"])
+    assert named.feature_names == ["garage", "lat"]
+    assert named.ignored == ["city", "zipcode", "sqft_living", "date"]
     with pytest.raises(DataError, match=r"row 1 \(line 2\), column 'city': expected a number"):
         read_houses_csv(write(tmp_path, VARIANT), features=["city"])
 
@@ -157,7 +165,7 @@ def test_drop_invalid_counts_dropped_rows(tmp_path: Path) -> None:
     ("", "the file is empty"),
     (HEADER + "\n", "no data rows"),
     ("id,sqft_living\n1,100\n", "no 'price' column"),
-    ("id,price,city\n1,100,Kent\n", "no numeric feature columns"),
+    ("id,price,city,garage\n1,100,Kent,2\n", "no King County feature columns"),
     ("price,lat,lat\n1,2,3\n", "'lat' appears more than once"),
     ("price,lat\n1,2\n3\n", r"row 2 \(line 3\) has 1 fields, expected 2"),
 ])
@@ -283,3 +291,162 @@ def test_kaggle_sample_supports_linear_regression() -> None:
     model = LinearRegression(fit_intercept=False).fit(ds.X_train.astype(np.float64), ds.y_train)
     pred = to_price_units(model.predict(ds.X_test.astype(np.float64)), ds.info)
     assert regression_metrics(to_price_units(ds.y_test, ds.info), pred)["r2"] > 0.6
+
+
+# ---- no target leak: the known columns by default, extras only when named and harmless ----
+
+def with_extras(path: Path, seed: int = 0) -> Path:
+    """The CSV at ``path`` with pandas' ``Unnamed: 0`` index first, then ``price_per_sqft``
+    (price / sqft_living, 2 decimals) and a harmless ``garage`` (0-3 cars) appended."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        price = float(cells[header.index("price")])
+        living = float(cells[header.index("sqft_living")])
+        rows.append(f"{i},{line},{price / living:.2f},{rng.integers(0, 4)}")
+    path.write_text("\n".join([",".join(["Unnamed: 0", *header, "price_per_sqft", "garage"]),
+                               *rows]) + "\n")
+    return path
+
+
+def test_default_features_are_the_known_columns_only(tmp_path: Path) -> None:
+    path = with_extras(write_kc_csv(tmp_path / "kc.csv", 60))
+    table = read_houses_csv(path)
+    plain = read_houses_csv(write_kc_csv(tmp_path / "plain.csv", 60))
+    assert table.feature_names == plain.feature_names
+    assert np.array_equal(table.X, plain.X)
+    assert table.ignored == ["Unnamed: 0", "price_per_sqft", "garage"]
+    ds = houses_dataset(table, num_train=40, num_val=10, num_test=10, log_target=True,
+                        rng=np.random.default_rng(0))
+    assert ds.info["ignored_columns"] == ["Unnamed: 0", "price_per_sqft", "garage"]
+
+
+def test_a_named_harmless_extra_column_is_used(tmp_path: Path) -> None:
+    path = with_extras(write_kc_csv(tmp_path / "kc.csv", 60))
+    table = read_houses_csv(path, features=["sqft_living", "garage", "Unnamed: 0"])
+    assert table.feature_names == ["sqft_living", "garage", "Unnamed: 0"]
+    assert col(table, "Unnamed: 0").tolist() == list(range(60))
+    assert set(col(table, "garage")) <= {0, 1, 2, 3}
+
+
+def derived(tmp_path: Path, name: str, make) -> Path:
+    """A 60-row CSV with one more column ``name`` = ``make(price, sqft_living)``."""
+    path = write_kc_csv(tmp_path / "kc.csv", 60)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    out = [f"{lines[0]},{name}"]
+    for line in lines[1:]:
+        cells = line.split(",")
+        price = float(cells[header.index("price")])
+        living = float(cells[header.index("sqft_living")])
+        out.append(f"{line},{make(price, living)}")
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("name", "make", "why"), [
+    ("price_per_sqft", lambda p, s: f"{p / s:.2f}", "its name mentions the target 'price'"),
+    ("Sale Price", lambda p, s: p, "its name mentions the target 'price'"),
+    ("ppsf", lambda p, s: f"{p / s:.2f}", "a constant times price / sqft_living"),
+    ("sqft_per_kusd", lambda p, s: f"{1000 * s / p:.4f}", "a constant times sqft_living / price"),
+    ("value_k", lambda p, s: f"{p / 1000:.0f}", "correlation with price is \\+1.0000"),
+    ("log_value", lambda p, s: f"{np.log(p):.3f}", "correlation with log\\(price\\)"),
+])
+def test_a_named_column_derived_from_the_price_is_refused(tmp_path: Path, name, make,
+                                                          why: str) -> None:
+    path = derived(tmp_path, name, make)
+    with pytest.raises(DataError) as err:
+        read_houses_csv(path, features=["bedrooms", name])
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: data.features names {name!r}, which would leak the target")
+    assert re.search(why, msg) and "\n" not in msg
+    assert name not in read_houses_csv(path).feature_names  # and by default it is ignored
+
+
+def test_the_leak_check_survives_a_few_damaged_rows(tmp_path: Path) -> None:
+    path = derived(tmp_path, "ppsf", lambda p, s: f"{p / s:.2f}")
+    text = with_value(with_value(path.read_text(), 3, "ppsf", "1"), 7, "ppsf", "999")
+    with pytest.raises(DataError, match="would leak the target"):
+        read_houses_csv(write(tmp_path, text), features=["ppsf"])
+
+
+def test_few_rows_do_not_make_a_harmless_column_a_leak() -> None:
+    # With 3 rows, 3 unrelated values correlate above 0.99 one time in ten: not checked.
+    price = np.array([221900.0, 538000.0, 180000.0])
+    assert leak_reason("garage", np.array([1.0, 2.0, 0.5]), price, {}) is None
+    assert leak_reason("garage", np.array([1.0, 2.0, 0.5]) * 1e5, price, {}) is None
+
+
+def test_refusal_through_the_cli_is_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dlcli.cli import app
+
+    path = derived(tmp_path, "ppsf", lambda p, s: f"{p / s:.2f}")
+    res = CliRunner().invoke(app, ["data", "info", "configs/houses-linear.yaml", "--set",
+                                   f"data.path={path}", "--set", "data.features=[ppsf, grade]"])
+    assert res.exit_code == 2 and "'ppsf', which would leak the target" in res.output
+
+
+@pytest.mark.skipif(sample_csv() is None, reason="kc_house_sample.csv not available")
+def test_kaggle_sample_default_features_and_no_false_leaks(tmp_path: Path) -> None:
+    path = sample_csv()
+    assert path is not None
+    table = read_houses_csv(path)
+    zips = [n for n in table.feature_names if n.startswith("zipcode_")]
+    at = STANDARD.index("zipcode")
+    expected = ["sale_year", "sale_month", *STANDARD[:at], *zips, *STANDARD[at + 1:]]
+    assert table.feature_names == expected and table.ignored == []
+    # Every known column, were it an unknown extra, passes the leak check on real data.
+    loose = read_houses_csv(path, features=STANDARD)
+    columns = {n: col(loose, n) for n in STANDARD if n != "zipcode"}
+    for name, values in columns.items():
+        others = {k: v for k, v in columns.items() if k != name}
+        assert leak_reason(f"extra_{name}", values, loose.price, others) is None, name
+    # and price per square foot, added to the real file, is refused even when renamed.
+    lines = path.read_text().splitlines()
+    i, j = lines[0].split(",").index("price"), lines[0].split(",").index("sqft_living")
+    rows = [f"{r},{float(r.split(',')[i]) / float(r.split(',')[j]):.2f}" for r in lines[1:]]
+    copy = write(tmp_path, "\n".join([lines[0] + ",ppsf", *rows]) + "\n")
+    with pytest.raises(DataError, match="price / sqft_living"):
+        read_houses_csv(copy, features=["ppsf", "grade"])
+
+
+# ---- houses-synthetic: the training rows depend on (seed, num_train) only -------------------
+
+def synthetic_cfg(**data):
+    from dlcli.config import validate
+
+    return validate({"data": {"source": "houses-synthetic", **data},
+                     "model": {"name": "linear-regression"}}).data
+
+
+@pytest.mark.parametrize("extra", [{}, {"date": "days", "log_target": True},
+                                   {"zipcode": "drop", "features": ["date", "lat", "grade"]}])
+def test_synthetic_training_rows_do_not_depend_on_the_other_splits(extra) -> None:
+    a = houses_synthetic_dataset(synthetic_cfg(num_train=300, num_val=50, num_test=100,
+                                               **extra), seed=3)
+    b = houses_synthetic_dataset(synthetic_cfg(num_train=300, num_val=80, num_test=500,
+                                               **extra), seed=3)
+    assert a.feature_names == b.feature_names
+    assert np.array_equal(a.X_train, b.X_train) and np.array_equal(a.y_train, b.y_train)
+    assert a.info["target_mean"] == b.info["target_mean"]
+    assert len(a.y_test) == 100 and len(b.y_test) == 500
+    assert (len(a.y_val), len(b.y_val)) == (50, 80)
+    c = houses_synthetic_dataset(synthetic_cfg(num_train=300, num_val=50, num_test=100,
+                                               **extra), seed=4)
+    assert not np.array_equal(a.y_train, c.y_train)
+
+
+def test_synthetic_fractions_and_counts() -> None:
+    a = houses_synthetic_dataset(synthetic_cfg(num_train=0.5, num_val=0.1, num_test=0.1), 0)
+    b = houses_synthetic_dataset(synthetic_cfg(num_train=0.5, num_val=0.2, num_test=0.3), 0)
+    assert len(a.y_train) == 5000 and len(b.y_test) == 3000
+    assert np.array_equal(a.X_train, b.X_train)
+    one = houses_synthetic_dataset(synthetic_cfg(num_train=20, num_val=0, num_test=0), 0)
+    assert (len(one.y_train), len(one.y_val), len(one.y_test)) == (20, 0, 0)
+    assert sum(n.startswith("zipcode_") for n in one.feature_names) == 70  # the world's codes
+    assert one.info["n_rows"] == 20 and one.info["n_dropped"] == 0

@@ -1,4 +1,6 @@
-"""King County house prices: the CSV reader, a synthetic twin, and the regression Dataset.
+"""King County house prices: choosing the features, encoding, splitting, scaling, the
+regression Dataset and its metrics. The bytes are read by ``houses_csv``, the made-up table
+comes from ``houses_synthetic``, the leak check from ``target_leak``.
 
 Both sources produce the same raw columns (``Columns``: name -> ``(N,)`` array, float64 except
 ``date`` as ``datetime64[D]``) and share one encoding step, so ``features``, ``date`` and
@@ -7,28 +9,30 @@ Both sources produce the same raw columns (``Columns``: name -> ``(N,)`` array, 
 
 from __future__ import annotations
 
-import csv
 import difflib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from dlcli.data import Dataset
+from dlcli.data.houses_csv import Columns, read_csv_columns, show, show_names
+from dlcli.data.target_leak import leak_reason
 from dlcli.errors import DataError
 
-Columns = dict[str, np.ndarray]
 DateMode = Literal["year-month", "days"]
 ZipMode = Literal["onehot", "drop"]
 Amount = int | float  # a row count, or a fraction of the table in (0, 1]
+Parts = tuple[np.ndarray, np.ndarray, np.ndarray]  # train, val, test row indices
 
 # The Kaggle file's columns after id, date and price; any of them may be absent from a copy.
 STANDARD = (
     "bedrooms bathrooms sqft_living sqft_lot floors waterfront view condition grade sqft_above "
     "sqft_basement yr_built yr_renovated zipcode lat long sqft_living15 sqft_lot15"
 ).split()
+MAX_ZIPCODES = 200  # one-hot columns; King County has 70
 
 
 @dataclass
@@ -40,8 +44,10 @@ class HouseTable:
     price: np.ndarray
     feature_names: list[str]
     onehot: np.ndarray
-    n_dropped: int = 0
+    n_dropped: int = 0  # rows left out by drop_invalid
     source: str = "houses-synthetic"
+    # Columns of the source that are not features (neither id nor price), in file order.
+    ignored: list[str] = field(default_factory=list)
 
 
 def read_houses_csv(
@@ -54,62 +60,40 @@ def read_houses_csv(
 ) -> HouseTable:
     """Read a King County CSV by header names (quoted fields, extra or missing columns are fine).
 
-    Default features: every known column present except ``id`` and ``price``, plus any extra
-    column whose values are all numbers. Only the target and the chosen features are validated.
+    Default features: the known columns present (``STANDARD`` and ``date``; never ``id`` or
+    ``price``). Another column is a feature only when ``features`` names it, and then only if
+    it does not look derived from the price (:mod:`dlcli.data.target_leak`). Only the target
+    and the chosen features are validated; the columns left out are listed in ``ignored``.
     """
-    header, rows, line_nos = _read_rows(Path(path))
     src = str(path)
+    chosen: list[str] = []
 
-    def numeric(name: str) -> bool:
-        i = header.index(name)
-        return all(_number(r[i]) is not None for r in rows)
+    def choose(header: list[str]) -> tuple[list[str], list[str]]:
+        chosen[:] = _resolve_features(header, features, zipcode, src)
+        extras = [c for c in chosen if c not in STANDARD and c != "date"]
+        # Known numeric columns not chosen are read too (bad values as nan), as the x of the
+        # leak check's ratios; only when there are extras to check.
+        refs = [c for c in header if c in STANDARD and c not in chosen] if extras else []
+        return ["price", *chosen], refs
 
-    wanted = _resolve_features(header, features, zipcode, src, numeric)
-    columns, n_dropped = _parse_columns(src, header, rows, line_nos, ["price", *wanted],
-                                       drop_invalid)
-    return encode_houses(columns, features=wanted, date=date, zipcode=zipcode, source=src,
-                         n_dropped=n_dropped)
-
-
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows (blank lines skipped) and the line number each row ends on."""
-    rows: list[list[str]] = []
-    line_nos: list[int] = []
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            for row in reader:
-                if row:
-                    rows.append(row)
-                    line_nos.append(reader.line_num)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path}: cannot read the CSV ({err})") from err
-    if not rows:
-        raise DataError(f"{path}: the file is empty; expected a header line and data rows")
-    header = [h.strip() for h in rows[0]]
-    if "price" not in header:
-        raise DataError(f"{path}: no 'price' column in the header; found {', '.join(header)}")
-    if len(set(header)) != len(header):
-        dup = next(h for h in header if header.count(h) > 1)
-        raise DataError(f"{path}: column {dup!r} appears more than once in the header")
-    if len(rows) == 1:
-        raise DataError(f"{path}: the header has no data rows below it")
-    for row_no, (row, line_no) in enumerate(zip(rows[1:], line_nos[1:], strict=True), start=1):
-        if len(row) != len(header):
-            raise DataError(f"{path}: row {row_no} (line {line_no}) has {len(row)} fields, "
-                            f"expected {len(header)} as in the header")
-    return header, rows[1:], line_nos[1:]
+    header, columns, n_dropped = read_csv_columns(Path(path), choose, drop_invalid=drop_invalid)
+    _refuse_leaks(src, columns, chosen)
+    table = encode_houses(columns, features=chosen, date=date, zipcode=zipcode, source=src,
+                          n_dropped=n_dropped)
+    table.ignored = [c for c in header if c not in ("id", "price", *chosen)]
+    return table
 
 
 def _resolve_features(available: Sequence[str], features: Sequence[str] | None, zipcode: ZipMode,
-                      src: str, numeric: Callable[[str], bool]) -> list[str]:
-    """The raw columns to encode, in order; ``numeric`` decides whether an extra column counts."""
+                      src: str) -> list[str]:
+    """The raw columns to encode, in order: ``features``, or the known ones in ``available``."""
     candidates = [c for c in available if c not in ("id", "price")]
     if features is None:
-        chosen = [c for c in candidates if (c in STANDARD or c == "date" or numeric(c))
+        chosen = [c for c in candidates if (c in STANDARD or c == "date")
                   and not (c == "zipcode" and zipcode == "drop")]
         if not chosen:
-            raise DataError(f"{src}: no numeric feature columns besides id and price")
+            raise DataError(f"{src}: no King County feature columns (bedrooms, sqft_living, ...) "
+                            f"in the header; name the columns to use in data.features")
         return chosen
     if not features:
         raise DataError(f"{src}: data.features is empty; name at least one column")
@@ -119,9 +103,9 @@ def _resolve_features(available: Sequence[str], features: Sequence[str] | None, 
                             "feature and price is the target)")
         if name not in candidates:
             close = difflib.get_close_matches(name, candidates, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DataError(f"{src}: data.features names unknown column {name!r}{hint}; "
-                            f"available: {', '.join(candidates)}")
+            hint = f" (did you mean {show(close[0])}?)" if close else ""
+            raise DataError(f"{src}: data.features names unknown column {show(name)}{hint}; "
+                            f"available: {show_names(candidates)}")
         if name == "zipcode" and zipcode == "drop":
             raise DataError(f"{src}: data.features lists 'zipcode' but data.zipcode is 'drop'")
     if len(set(features)) != len(features):
@@ -129,95 +113,81 @@ def _resolve_features(available: Sequence[str], features: Sequence[str] | None, 
     return list(features)
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if np.isfinite(value) else None  # 'nan' and 'inf' count as missing
-
-
-def _date(text: str) -> np.datetime64 | None:
-    text = text.strip()
-    if len(text) == 15 and text.endswith("T000000"):  # Kaggle's 20141013T000000
-        text = f"{text[:4]}-{text[4:6]}-{text[6:8]}"
-    try:
-        return np.datetime64(text, "D") if len(text) == 10 else None
-    except ValueError:
-        return None
-
-
-def _parse_columns(src: str, header: list[str], rows: list[list[str]], line_nos: list[int],
-                   names: list[str], drop_invalid: bool) -> tuple[Columns, int]:
-    """Parse ``names`` from every row; a bad value raises, or with ``drop_invalid`` drops the row.
-    Rows are numbered from 1 below the header."""
-    where = [header.index(n) for n in names]
-    kept: list[list[Any]] = []
-    for row_no, (row, line_no) in enumerate(zip(rows, line_nos, strict=True), start=1):
-        values: list[Any] = []
-        for name, i in zip(names, where, strict=True):
-            value = _date(row[i]) if name == "date" else _number(row[i])
-            if value is None:
-                if drop_invalid:
-                    break
-                what = "a date like 20141013T000000 or 2014-10-13" if name == "date" else "a number"
-                raise DataError(f"{src}: row {row_no} (line {line_no}), column {name!r}: "
-                                f"expected {what}, got {row[i]!r}")
-            values.append(value)
-        else:
-            kept.append(values)
-    if not kept:
-        raise DataError(f"{src}: all {len(rows)} rows have a missing or invalid value")
-    columns = {n: np.array([v[j] for v in kept],
-                           dtype="datetime64[D]" if n == "date" else np.float64)
-               for j, n in enumerate(names)}
-    return columns, len(rows) - len(kept)
+def _refuse_leaks(src: str, columns: Columns, chosen: list[str]) -> None:
+    """A named extra column computed from the price would hand the model its answer."""
+    numeric = {c: v for c, v in columns.items() if c not in ("price", "date")}
+    for name in chosen:
+        if name in STANDARD or name == "date":
+            continue
+        others = {c: v for c, v in numeric.items() if c != name}
+        reason = leak_reason(name, columns[name], columns["price"], others)
+        if reason is not None:
+            raise DataError(f"{src}: data.features names {show(name)}, which would leak the "
+                            f"target into the inputs ({reason}); leave it out of data.features")
 
 
 def encode_houses(columns: Columns, *, features: Sequence[str] | None = None,
                   date: DateMode = "year-month", zipcode: ZipMode = "onehot",
-                  source: str = "houses-synthetic", n_dropped: int = 0) -> HouseTable:
+                  source: str = "houses-synthetic", n_dropped: int = 0,
+                  zip_codes: np.ndarray | None = None, first_day: np.datetime64 | None = None,
+                  ) -> HouseTable:
     """Turn raw columns into numeric features: ``date`` -> sale_year, sale_month (or sale_days
-    since the earliest sale), ``zipcode`` -> one 0/1 column per zipcode seen in *all* rows.
+    since ``first_day``, default the earliest sale), ``zipcode`` -> one 0/1 column per code in
+    ``zip_codes`` (default: every code seen in *all* rows).
 
     Zipcode categories come from every row, not just training rows: that uses no labels, keeps
     the feature names independent of the split, and a zipcode absent from training simply has
-    a column that is zero there.
+    a column that is zero there. A generator that knows its codes and first day passes them,
+    so the training rows' features do not depend on the other splits' rows.
     """
-    wanted = _resolve_features(list(columns), features, zipcode, source, lambda _: True)
+    wanted = _resolve_features(list(columns), features, zipcode, source)
     blocks, names, onehot = [], [], []
     for name in wanted:
-        block, block_names = _encode_column(name, columns[name], date)
+        col = columns[name]
+        if name == "date":
+            block, block_names = _encode_date(col, date, col.min() if first_day is None
+                                              else first_day)
+        elif name == "zipcode":
+            block, block_names = _encode_zipcode(col, zip_codes, source)
+        else:
+            block, block_names = col[:, None], [name]
         blocks.append(block)
         names += block_names
         onehot += [name == "zipcode"] * len(block_names)
-    return HouseTable(X=np.hstack(blocks), price=columns["price"].astype(np.float64),
-                      feature_names=names, onehot=np.array(onehot), n_dropped=n_dropped,
-                      source=source)
+    return HouseTable(X=np.hstack(blocks).astype(np.float64, copy=False),
+                      price=columns["price"].astype(np.float64, copy=False), feature_names=names,
+                      onehot=np.array(onehot), n_dropped=n_dropped, source=source,
+                      ignored=[c for c in columns if c not in ("id", "price", *wanted)])
 
 
-def _encode_column(name: str, col: np.ndarray, date: DateMode) -> tuple[np.ndarray, list[str]]:
-    """One raw ``(N,)`` column -> ``(N, k)`` float64 feature block and its ``k`` names."""
-    if name == "date" and date == "days":
-        return (col - col.min()).astype(np.float64)[:, None], ["sale_days"]
-    if name == "date":
-        months = col.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-        return np.stack([1970 + months // 12, months % 12 + 1], 1).astype(np.float64), [
-            "sale_year", "sale_month"]
-    if name == "zipcode":
-        codes = np.unique(col)
-        return (col[:, None] == codes).astype(np.float64), [f"zipcode_{int(c)}" for c in codes]
-    return col.astype(np.float64)[:, None], [name]
+def _encode_date(col: np.ndarray, date: DateMode, first_day: np.datetime64
+                 ) -> tuple[np.ndarray, list[str]]:
+    """``(N,)`` datetime64[D] -> ``(N, 1)`` sale_days or ``(N, 2)`` sale_year, sale_month."""
+    if date == "days":
+        return (col - first_day).astype(np.float64)[:, None], ["sale_days"]
+    months = col.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    return np.stack([1970 + months // 12, months % 12 + 1], 1).astype(np.float64), [
+        "sale_year", "sale_month"]
 
 
-def split_indices(n: int, num_train: Amount, num_val: Amount, num_test: Amount,
-                  rng: np.random.Generator, *, source: str = "data"
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffle ``range(n)`` once with ``rng`` and cut it into train, val and test index arrays.
+def _encode_zipcode(col: np.ndarray, codes: np.ndarray | None, source: str
+                    ) -> tuple[np.ndarray, list[str]]:
+    """``(N,)`` codes -> ``(N, K)`` 0/1 columns, one per code (at most ``MAX_ZIPCODES``: the
+    block costs 8 K bytes a row, so the count of codes bounds it by the file's size)."""
+    codes = np.unique(col) if codes is None else codes
+    if len(codes) > MAX_ZIPCODES:
+        raise DataError(f"{source}: column 'zipcode' has {len(codes):,} distinct values, more "
+                        f"than the {MAX_ZIPCODES} one-hot columns allowed (King County has 70); "
+                        "set data.zipcode: drop")
+    names = [f"zipcode_{int(c) if float(c).is_integer() else c}" for c in codes]
+    return (col[:, None] == codes).astype(np.float64), names
 
-    Each amount is a count (int >= 0; train >= 1) or a fraction of ``n`` (float in (0, 1]);
-    fractions are rounded at the cumulative boundaries, so 0.8/0.1/0.1 uses every row once.
-    """
+
+def split_counts(n: int, num_train: Amount, num_val: Amount, num_test: Amount, *,
+                 source: str = "data") -> tuple[int, int, int]:
+    """Rows per split out of ``n``. Each amount is a count (int >= 0; train >= 1) or a fraction
+    of ``n`` (float in (0, 1]); fractions are rounded at the cumulative boundaries, so
+    0.8/0.1/0.1 uses every row once, and the training count depends on ``num_train`` only."""
     amounts = {"train": num_train, "val": num_val, "test": num_test}
     for part, a in amounts.items():
         least = 1 if part == "train" else 0  # statistics come from train, so it needs rows
@@ -234,8 +204,16 @@ def split_indices(n: int, num_train: Amount, num_val: Amount, num_test: Amount,
     for (part, a), c in zip(amounts.items(), counts, strict=True):
         if c == 0 and a != 0:
             raise DataError(f"{source}: num_{part}={a} of {n} rows is less than one row")
+    return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def split_indices(n: int, num_train: Amount, num_val: Amount, num_test: Amount,
+                  rng: np.random.Generator, *, source: str = "data") -> Parts:
+    """Shuffle ``range(n)`` once with ``rng`` and cut it into train, val and test index arrays
+    of :func:`split_counts` rows."""
+    tr, va, te = split_counts(n, num_train, num_val, num_test, source=source)
     order = rng.permutation(n)
-    return order[: ends[0]], order[ends[0]: ends[1]], order[ends[1]: ends[2]]
+    return order[:tr], order[tr: tr + va], order[tr + va: tr + va + te]
 
 
 class Stats(NamedTuple):
@@ -252,9 +230,33 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[list[np.ndarray
     return [(x - mean) / std for x in (train, *others)], Stats(mean, std)
 
 
+def _standardize_finite(names: list[str], source: str, train: np.ndarray, *others: np.ndarray
+                        ) -> tuple[list[np.ndarray], Stats]:
+    """:func:`standardize`, refusing a column that float32 cannot hold once scaled: values
+    near 1e308 overflow its statistics, a value 1e38 standard deviations out overflows float32.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled, stats = standardize(train, *others)
+        ok = np.isfinite(stats.mean) & np.isfinite(stats.std)
+        for x in scaled:
+            ok &= (np.abs(x) <= np.finfo(np.float32).max).all(axis=0)
+    if not ok.all():
+        col = names[int(np.argmin(np.atleast_1d(ok)))]
+        raise DataError(f"{source}: column {show(col)} has values too far apart to standardize "
+                        "in float32 (its mean, standard deviation or a scaled value overflows)")
+    return scaled, stats
+
+
 def houses_dataset(table: HouseTable, *, num_train: Amount, num_val: Amount, num_test: Amount,
                    log_target: bool, rng: np.random.Generator) -> Dataset:
-    """Split, scale and package a table for regression.
+    """Split ``table`` by shuffling its rows with ``rng``, then :func:`dataset_from_parts`."""
+    parts = split_indices(len(table.price), num_train, num_val, num_test, rng,
+                          source=table.source)
+    return dataset_from_parts(table, parts, log_target=log_target)
+
+
+def dataset_from_parts(table: HouseTable, parts: Parts, *, log_target: bool) -> Dataset:
+    """Scale and package a table's train, val and test rows (index arrays) for regression.
 
     ``X_* (N, F + 1)`` float32: numeric columns standardized with training statistics, zipcode
     one-hot columns left 0/1, then a constant 1 column named ``"bias"`` appended last so the
@@ -265,27 +267,28 @@ def houses_dataset(table: HouseTable, *, num_train: Amount, num_val: Amount, num
     if log_target and (table.price <= 0).any():
         raise DataError(f"{table.source}: data.log_target needs every price > 0, "
                         f"got {table.price.min():g}")
-    tr, va, te = split_indices(len(table.price), num_train, num_val, num_test, rng,
-                               source=table.source)
     target = np.log(table.price) if log_target else table.price
-    (y_tr, y_va, y_te), ys = standardize(target[tr], target[va], target[te])
+    (y_tr, y_va, y_te), ys = _standardize_finite(["price"], table.source,
+                                                 *(target[idx] for idx in parts))
     # One-hot columns stay 0/1: scaling a rare zipcode by 1/std would give values near 20.
     num = ~table.onehot
-    xs = [table.X[idx].copy() for idx in (tr, va, te)]
-    scaled, xstats = standardize(*(x[:, num] for x in xs))
+    xs = [table.X[idx] for idx in parts]  # fancy indexing: copies
+    scaled, xstats = _standardize_finite([n for n, k in zip(table.feature_names, num,
+                                                            strict=True) if k],
+                                         table.source, *(x[:, num] for x in xs))
     for x, s in zip(xs, scaled, strict=True):
         x[:, num] = s
     X_tr, X_va, X_te = (np.hstack([x, np.ones((len(x), 1))]).astype(np.float32) for x in xs)
     # Per feature (bias excluded); one-hot columns show mean 0, std 1: left as they are.
     mean, std = np.zeros(len(num)), np.ones(len(num))
     mean[num], std[num] = xstats.mean, xstats.std
-    p = table.price
+    p = table.price  # its mean divides first: a sum of prices near 1e308 would overflow
     info = {"source": table.source, "log_target": log_target, "n_rows": len(p),
-            "n_dropped": table.n_dropped, "target_mean": float(ys.mean),
-            "target_std": float(ys.std), "feature_mean": mean.tolist(),
-            "feature_std": std.tolist(),
+            "n_dropped": table.n_dropped, "ignored_columns": list(table.ignored),
+            "target_mean": float(ys.mean), "target_std": float(ys.std),
+            "feature_mean": mean.tolist(), "feature_std": std.tolist(),
             "price": {"min": float(p.min()), "median": float(np.median(p)),
-                      "mean": float(p.mean()), "max": float(p.max())}}
+                      "mean": float(np.mean(p / len(p)) * len(p)), "max": float(p.max())}}
     return Dataset(X_tr, y_tr.astype(np.float32), X_va, y_va.astype(np.float32), X_te,
                    y_te.astype(np.float32), task="regression", num_classes=0,
                    feature_names=[*table.feature_names, "bias"], info=info)
