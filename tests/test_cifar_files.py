@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import tarfile
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,8 @@ from tests.cifar_fixtures import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+PY_NAMES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+            "test_batch")
 SAMPLE_DIRS = [Path("/work/shared/data/cifar-10-sample"), REPO / ".." / "shared" / "data" /
                "cifar-10-sample", Path("../shared/data/cifar-10-sample")]
 
@@ -201,10 +205,10 @@ def write_batch(tmp_path: Path, tiny: TinyCifar, name: str, obj: object) -> Path
 def test_rows_not_3072_bytes(tmp_path: Path, tiny: TinyCifar) -> None:
     x, y = tiny.train[0]
     folder = write_batch(tmp_path, tiny, "data_batch_1", batch_dict("data_batch_1", x[:, :3000], y))
-    assert "data_batch_1: rows of 3000 bytes in b'data', expected 3072" in load_error(folder)
+    assert "data_batch_1: an array of shape (12, 3000), expected (N, 3072)" in load_error(folder)
     folder = write_batch(tmp_path, tiny, "data_batch_1",
                          batch_dict("data_batch_1", x.astype(np.float32), y))
-    assert "b'data' is a float32 array of shape (12, 3072), expected a uint8 array" in (
+    assert "data_batch_1: refused to call the global numpy.dtype(str 'f4', False, True)" in (
         load_error(folder))
 
 
@@ -233,17 +237,26 @@ def test_label_count_mismatch_and_bad_label_type(tmp_path: Path, tiny: TinyCifar
     assert "data_batch_1: 11 labels for 12 images, expected one label per image" in (
         load_error(folder))
     folder = write_batch(tmp_path, tiny, "data_batch_1", d | {b"labels": [b"cat"] * 12})
-    assert "b'labels' is a list, expected a list of ints" in load_error(folder)
+    assert "data_batch_1: b'labels'[0] is bytes b'cat', expected an int label" in load_error(folder)
+    folder = write_batch(tmp_path, tiny, "data_batch_1", d | {b"labels": [1] * 11 + [True]})
+    assert "data_batch_1: a list item that is True" in load_error(folder)
 
 
-def test_wrong_dict_keys_and_not_a_dict(tmp_path: Path, tiny: TinyCifar) -> None:
+def test_str_keys_load_but_other_keys_and_shapes_do_not(tmp_path: Path, tiny: TinyCifar) -> None:
     x, y = tiny.train[0]
-    str_keys = {"data": x, "labels": [int(v) for v in y]}
+    str_keys = {"data": x, "labels": [int(v) for v in y]}  # as a Python 3 re-pickle may have
     folder = write_batch(tmp_path, tiny, "data_batch_1", str_keys)
-    assert "data_batch_1: no key b'data' (found 'data', 'labels'; expected b'data' and " \
-           "b'labels')" in load_error(folder)
-    folder = write_batch(tmp_path, tiny, "data_batch_1", [x, y])
-    assert "data_batch_1: holds a list, expected a dict" in load_error(folder)
+    assert_same(load_cifar10(folder, use_cache=False), *expect(tiny))
+    folder = write_batch(tmp_path, tiny, "data_batch_1", str_keys | {"fine_labels": []})
+    assert "data_batch_1: unexpected key 'fine_labels' (a CIFAR-10 batch holds b'batch_label'" \
+        in load_error(folder)
+    folder = write_batch(tmp_path, tiny, "data_batch_1", {"labels": [1]})
+    assert "data_batch_1: b'data' is missing, expected a uint8 array (N, 3072)" in (
+        load_error(folder))
+    folder = write_batch(tmp_path, tiny, "data_batch_1", [x])
+    assert "data_batch_1: a list item that is an array" in load_error(folder)
+    folder = write_batch(tmp_path, tiny, "data_batch_1", [1, 2])
+    assert "data_batch_1: the pickle holds a list, expected the batch dict" in load_error(folder)
 
 
 # --- the restricted unpickler -------------------------------------------------------------
@@ -286,7 +299,7 @@ def test_codecs_encode_is_admitted_only_for_latin1(tmp_path: Path, tiny: TinyCif
     evil = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x05\x00\x00\x00rot13\x86R."
     folder = write_python_folder(tmp_path, tiny)
     (folder / "data_batch_1").write_bytes(evil)
-    assert "refused _codecs.encode with encoding 'rot13'" in load_error(folder)
+    assert "refused to call the global _codecs.encode(str 'x', str 'rot13')" in load_error(folder)
 
 
 # --- the decoded cache --------------------------------------------------------------------
@@ -363,3 +376,91 @@ def test_unwritable_cache_warns_and_still_loads(tmp_path: Path, tiny: TinyCifar)
     with pytest.warns(RuntimeWarning, match="could not write the CIFAR-10 cache"):
         arrays = load_cifar10(folder, cache_dir=blocker / "cache")
     assert_same(arrays, *expect(tiny))
+
+
+# --- bounded reading: archives and folders cannot make us read more than a batch ----------
+
+
+class _Zeros:
+    """A file object of ``size`` zero bytes, produced in chunks (a gzip bomb's content)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return bytes(n)
+
+
+def _peak_bytes_while(fn: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def _bomb_archive(path: Path, member: tarfile.TarInfo, size: int) -> Path:
+    member.size = size
+    with tarfile.open(path, "w:gz", compresslevel=1, format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(member, _Zeros(size))  # type: ignore[arg-type]
+    return path
+
+
+def test_oversized_tar_member_is_refused_before_reading(tmp_path: Path) -> None:
+    size = 80 * 2**20  # ~80 KB compressed; more than any real batch
+    archive = _bomb_archive(tmp_path / "bomb.tar.gz",
+                            tarfile.TarInfo("cifar-10-batches-py/data_batch_1"), size)
+    assert archive.stat().st_size < 2**20
+    peak = _peak_bytes_while(lambda: load_error(archive))
+    message = load_error(archive)
+    assert f"{archive}:cifar-10-batches-py/data_batch_1: {size} bytes" in message
+    assert peak < 8 * 2**20, peak
+
+
+def test_oversized_tar_header_is_refused_before_reading(tmp_path: Path) -> None:
+    header = tarfile.TarInfo("././@PaxHeader")  # a pax extended header tarfile reads whole
+    header.type = tarfile.XHDTYPE
+    archive = _bomb_archive(tmp_path / "pax.tar.gz", header, 80 * 2**20)
+    peak = _peak_bytes_while(lambda: load_error(archive))
+    assert "tar header" in load_error(archive)
+    assert peak < 8 * 2**20, peak
+
+
+def test_links_and_devices_named_like_batches_are_refused(tmp_path: Path, tiny: TinyCifar) -> None:
+    folder = write_python_folder(tmp_path / "src", tiny)
+    for kind in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE):
+        archive = tmp_path / f"link-{kind!r}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            link = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+            link.type, link.linkname = kind, "/etc/passwd"
+            tar.addfile(link)
+            for name in PY_NAMES[1:]:
+                tar.add(folder / name, arcname=f"cifar-10-batches-py/{name}")
+        message = load_error(archive)
+        assert f"{archive}:cifar-10-batches-py/data_batch_1: not a regular file" in message
+
+
+def test_archive_with_too_many_members_is_refused(tmp_path: Path, tiny: TinyCifar) -> None:
+    folder = write_python_folder(tmp_path / "src", tiny)
+    archive = tmp_path / "many.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(2000):
+            tar.addfile(tarfile.TarInfo(f"junk/{i}"))
+        tar.add(folder, arcname="cifar-10-batches-py")
+    assert "more than" in load_error(archive) and "members" in load_error(archive)
+
+
+@pytest.mark.parametrize("form", ["python-folder", "binary-folder"])
+def test_oversized_batch_file_is_refused_before_reading(tmp_path: Path, tiny: TinyCifar,
+                                                        form: str) -> None:
+    folder = write_all_forms(tmp_path, tiny)[form]
+    victim = next(folder.glob("data_batch_2*"))
+    with victim.open("r+b") as f:
+        f.truncate(100 * 2**20)  # sparse: no disk used
+    peak = _peak_bytes_while(lambda: load_error(folder))
+    assert f"{victim}: {100 * 2**20} bytes" in load_error(folder)
+    assert peak < 8 * 2**20, peak
