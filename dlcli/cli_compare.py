@@ -39,8 +39,9 @@ TimeoutOpt = Annotated[float, typer.Option(
 FailFastOpt = Annotated[bool, typer.Option(
     "--fail-fast", help="Stop at the first variant that fails or diverges.")]
 SortOpt = Annotated[str | None, typer.Option(
-    help="Sort the table by this column (default: the primary metric, best first); -KEY "
-         "reverses.", show_default=False)]
+    help="Sort the table by this column, e.g. test_accuracy (default: the validation metric, "
+         "best first: choose on validation, report test once); -KEY reverses.",
+    show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No line per finished variant.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")]
 
@@ -59,7 +60,7 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
     from dlcli import api
     from dlcli.cli_common import err_console, guarded
     from dlcli.errors import UsageError
-    from dlcli.report import check_sort
+    from dlcli.report import check_sort, plan_metrics
 
     def check() -> None:
         if (file is None) == (resume is None):
@@ -79,13 +80,15 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
         display=_live(err_console) if not quiet and err_console.is_terminal else None,
         command=shlex.join(["dlcli", "compare", *words]))  # what reproduces its runs
     if resume is not None:
+        guarded(lambda: _check_sort_of(resume, sort))
         err_console.print(f"resuming {resume}", highlight=False, markup=False)
         summary = guarded(lambda: api.resume(resume, **runner))
     else:
         assert file is not None
         plan = guarded(lambda: api.load_plan(file, sets=set_ or [], grid=grid or [],
                                              strategies=strategy or [], seeds=seed or []))
-        guarded(lambda: check_sort(sort, plan.grid_keys))
+        guarded(lambda: check_sort(sort, plan.grid_keys,
+                                   plan_metrics(v.config for v in plan.variants)))
         mode = (f"on {scheduler}" if scheduler else f"with {jobs} jobs" if jobs > 1
                 else "serially")
         err_console.print(f"comparing {len(plan.variants)} variant"
@@ -93,6 +96,16 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
                           highlight=False, markup=False)
         summary = guarded(lambda: api.compare(plan, out=out, **runner))
     _finish(summary, sort, as_json)
+
+
+def _check_sort_of(folder: Path, sort: str | None) -> None:
+    """--sort on --resume: a column the frozen sweep's runs have (its metrics by task)."""
+    from dlcli.compare import load
+    from dlcli.report import check_sort, plan_metrics
+
+    if sort is not None:
+        plan = load(folder)
+        check_sort(sort, plan.grid_keys, plan_metrics(v.config for v in plan.variants))
 
 
 def _live(console: Any) -> Any:
@@ -112,11 +125,12 @@ def _progress(console: Any) -> Any:
         from dlcli.report import fmt, value
 
         metric, _ = summary.metric
+        figures = [f"{k} {fmt(k, value(row, k))}" for k in (metric, summary.report_key)
+                   if k is not None and k != "final_loss"]
         colour = "green" if row["status"] == "completed" else "red"
         console.print(
             f"\\[{len(summary.rows)}/{summary.total}] {escape(row['label'])}  "
-            f"[{colour}]{row['status']}[/]  "
-            f"{metric} {fmt(metric, value(row, metric))}  "
+            f"[{colour}]{row['status']}[/]  {'  '.join(figures + [''])}"
             f"loss {fmt('final_loss', value(row, 'final_loss'))}  "
             f"{fmt('wall_time_s', row['wall_time_s'])}s", highlight=False, soft_wrap=True)
 
@@ -126,7 +140,7 @@ def _progress(console: Any) -> Any:
 def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
     from rich.markup import escape
 
-    from dlcli.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, err_console, out_console
+    from dlcli.cli_common import EXIT_FAILED, EXIT_OK, err_console, interrupted_code, out_console
 
     if as_json:
         print(json.dumps(summary.to_json(), default=str), flush=True)
@@ -148,35 +162,38 @@ def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
                           f"{shlex.quote(str(summary.folder))}", highlight=False, soft_wrap=True,
                           markup=False)
     if summary.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(interrupted_code())  # 130 after Ctrl-C, 143 after SIGTERM
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
 def print_tables(summary: Summary, sort: str | None, console: Any,
                  extra: dict[str, str] | None = None) -> None:
-    """The per-variant table (sorted) and, with several seeds, mean ± std across them."""
-    from dlcli.report import group_table, run_table
+    """The per-variant table (sorted by validation unless ``sort`` says otherwise) and, with
+    several seeds, mean ± std across them; then the one line naming the chosen variant."""
+    from dlcli.report import chosen_line, group_table, run_table
 
     heads, cells = run_table(summary, sort, extra)
-    metric, _ = summary.metric
-    console.print(_table(f"{summary.name}: sorted by {sort or metric}", heads, cells))
+    # The titles print as lines of their own: a table's title wraps to the table's width.
+    console.print(summary.title(sort), highlight=False, markup=False, soft_wrap=True)
+    console.print(_table(heads, cells))
     groups = group_table(summary)
     if groups:
         console.print()
-        console.print(_table("across seeds", *groups))
+        console.print("across seeds", highlight=False, markup=False)
+        console.print(_table(*groups))
+    console.print(chosen_line(summary), highlight=False, markup=False, soft_wrap=True)
 
 
 SHORT = {"iterations": "iters", "wall_time_s": "wall s", "wall_time_s (mean)": "wall s (mean)"}
 
 
-def _table(title: str, heads: list[str], cells: list[list[str]]) -> Any:
+def _table(heads: list[str], cells: list[list[str]]) -> Any:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     # Headers wrap at their spaces so the table fits 80 columns; cells keep their width.
-    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD,
-                  collapse_padding=True, pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, show_edge=False)
     leaves = [h.rsplit(".", 1)[-1] for h in heads]
     for i, head in enumerate(heads):
         name = SHORT.get(head) or (leaves[i] if leaves.count(leaves[i]) == 1 else head)

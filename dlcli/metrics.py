@@ -61,25 +61,76 @@ def validation_metric(model: Model, params: Params, data: Dataset) -> float | No
 def final_metrics(model: Model, params: Params, data: Dataset, final_loss: float | None,
                   best_loss: float | None) -> Metrics:
     """Every split's metrics for the kept weights, plus the final and best training loss.
-    A landscape has no splits: f at the kept point (noise-free) and the point itself."""
+
+    ``final_loss`` is the loss of the kept weights on the whole training split (what was
+    saved, not the last step's minibatch loss measured before its update); the ``final_loss``
+    given is used only when the training split is empty. ``best_loss`` is kept as given (the
+    lowest loss a step reported). A landscape has no splits: f at the kept point (noise-free)
+    and the point itself."""
     if data.task == "landscape":
         w = params["w"]
-        value = model.loss(params, data.X_val, data.y_val)
-        return {"final_loss": value if np.isfinite(value) else None, "best_loss": best_loss,
-                "final_x": float(w[0]), "final_y": float(w[1])}
+        return {"final_loss": _loss(model, params, data.X_val, data.y_val),
+                "best_loss": best_loss, "final_x": float(w[0]), "final_y": float(w[1])}
     out: Metrics = {}
     for split in SPLITS:
         out.update(split_metrics(model, params, data, split))
-    out["final_loss"], out["best_loss"] = final_loss, best_loss
+    kept = _loss(model, params, data.X_train, data.y_train) if len(data.y_train) else final_loss
+    out["final_loss"], out["best_loss"] = kept, best_loss
     return out
 
 
-PRIMARY_KEYS = ("test_accuracy", "test_r2")  # in order of preference; else final_loss
+def _loss(model: Model, params: Params, X: np.ndarray, y: np.ndarray) -> float | None:
+    """The loss of ``params`` on (X, y); None when not finite (diverged weights), quietly."""
+    with np.errstate(all="ignore"):
+        value = float(model.loss(params, X, y))
+    return _finite(value)
 
 
-def primary_metric(metrics: Metrics) -> tuple[str, float | None]:
-    """The one number a run is ranked by: test accuracy, else test R²."""
-    for key in PRIMARY_KEYS:
-        if key in metrics:
-            return key, metrics[key]
-    return "final_loss", metrics.get("final_loss")
+# --------------------------------------------------------------------------- ranking runs
+# Choose on validation, report test once: a comparison, `runs list` and metric.png rank runs
+# by the validation metric; the test metric is shown beside it and never sorted on by default.
+
+RANK_KEYS = ("val_accuracy", "val_r2")  # in order of preference; else final_loss
+REPORT_KEYS = ("test_accuracy", "test_r2")  # the figure reported for the chosen run
+NO_VALIDATION = "final_loss"  # ranks runs without a validation split (and landscapes)
+HIGHER_IS_BETTER = ("_accuracy", "_r2")
+
+_SPLIT_METRICS = {"classification": ("accuracy",), "regression": ("r2", "rmse", "mae")}
+_LOSSES = ("final_loss", "best_loss")
+
+
+def higher_is_better(key: str) -> bool:
+    """Accuracy and R² are better higher; losses, RMSE, MAE (and coordinates) lower."""
+    return key.endswith(HIGHER_IS_BETTER)
+
+
+def rank_metric(metrics: Metrics) -> tuple[str, float | None, bool]:
+    """(key, value, higher_is_better) of the number a run is chosen by: its validation accuracy,
+    else its validation R², else (no validation split, or a landscape) its final loss."""
+    for key in RANK_KEYS:
+        if metrics.get(key) is not None:
+            return key, metrics[key], True
+    return NO_VALIDATION, metrics.get(NO_VALIDATION), False
+
+
+def report_metric(metrics: Metrics) -> str | None:
+    """The key of the figure reported for a run once it is chosen: its test accuracy or test R²
+    (None for a landscape, which has no test split)."""
+    return next((key for key in REPORT_KEYS if key in metrics), None)
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    """Every metric key a run of this task has in its result ("classification", "regression",
+    "landscape")."""
+    if task == "landscape":
+        return (*_LOSSES, "final_x", "final_y")
+    return (*(f"{split}_{name}" for name in _SPLIT_METRICS[task] for split in SPLITS), *_LOSSES)
+
+
+def task_of(source: str) -> str:
+    """The task of a ``data.source``: classification, regression or landscape."""
+    from dlcli.config import IMAGE_SOURCES, TABLE_SOURCES
+
+    if source in IMAGE_SOURCES:
+        return "classification"
+    return "regression" if source in TABLE_SOURCES else "landscape"

@@ -50,7 +50,8 @@ def run_loss_plot(iterations: Sequence[int], losses: Sequence[float], path: Path
 
 def compare_plots(summary: Summary) -> None:
     """``loss.png`` (every variant's curve, one colour per variant across seeds) and
-    ``metric.png`` (the primary metric per variant: mean, spread and each seed)."""
+    ``metric.png`` (the ranking metric per variant, best on top: mean and each seed; the test
+    metric in a second panel, in the same order)."""
     _loss_overlay(summary)
     _metric_bars(summary)
 
@@ -105,24 +106,48 @@ def _loss_overlay(summary: Summary) -> Any:
     return ax
 
 
-def _metric_bars(summary: Summary) -> None:
+def _metric_bars(summary: Summary) -> Any:
+    """Bars of the ranking (validation) metric, best on top; beside them, in the same order and
+    colours but hatched, the test metric that is reported for each (never the order)."""
     metric, higher = summary.metric
+    report = summary.report_key
+    ranked = _points(summary, metric)
+    order = sorted(ranked, key=lambda g: _mean(ranked[g]), reverse=higher)
+    fig = new_figure(7.0 if report is None else 9.0, 1.2 + 0.4 * max(1, len(order)))
+    axes = fig.subplots(1, 1 if report is None else 2, sharey=True, squeeze=False)[0]
+    note = f" ({summary.rank_note})" if summary.rank_note else ""
+    _bars(axes[0], summary, order, ranked, metric + ("" if higher else " (lower is better)"))
+    axes[0].set_yticks(range(len(order)), order)
+    axes[0].invert_yaxis()  # best on top
+    axes[0].set_title(f"{summary.name}: chosen by {metric}{note}", loc="left")
+    if report is not None:
+        _bars(axes[1], summary, order, _points(summary, report), report, hatch="//")
+        axes[1].set_title("reported, not used to choose", loc="left", fontsize="medium")
+    fig.savefig(summary.folder / "metric.png")
+    return fig
+
+
+def _points(summary: Summary, key: str) -> dict[str, list[float]]:
+    """Each variant's values of ``key`` over its completed runs (one per seed)."""
     points: dict[str, list[float]] = {}
     for row in summary.rows:
-        v = value(row, metric)
+        v = value(row, key)
         if row["status"] == "completed" and v is not None:
             points.setdefault(_group_of(summary, row), []).append(float(v))
-    order = sorted(points, key=lambda g: sum(points[g]) / len(points[g]), reverse=higher)
+    return points
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+def _bars(ax: Any, summary: Summary, order: Sequence[str], points: dict[str, list[float]],
+          xlabel: str, hatch: str | None = None) -> None:
+    """A bar at each variant's mean (rows in ``order``) and a dot per seed."""
     colours = _colours(summary)
-    fig = new_figure(7.0, 1.2 + 0.4 * max(1, len(order)))
-    ax = fig.add_subplot()
-    means = [sum(points[g]) / len(points[g]) for g in order]
-    ax.barh(range(len(order)), means, color=[colours[g] for g in order], alpha=0.7)
+    means = [_mean(points.get(g, [])) for g in order]
+    ax.barh(range(len(order)), means, color=[colours[g] for g in order], alpha=0.7, hatch=hatch)
     for i, g in enumerate(order):
-        ax.plot(points[g], [i] * len(points[g]), "k.", markersize=4)
-    ax.set_yticks(range(len(order)), order)
-    ax.invert_yaxis()  # best on top
-    ax.set(xlabel=metric + ("" if higher else " (lower is better)"),
-           title=f"{summary.name}: {metric}")
+        ax.plot(points.get(g, []), [i] * len(points.get(g, [])), "k.", markersize=4)
+    ax.set(xlabel=xlabel)
     ax.grid(axis="x", alpha=0.3)
-    fig.savefig(summary.folder / "metric.png")

@@ -1,6 +1,10 @@
-"""Summaries of a comparison: one row per variant, mean ± std across seeds, sorting, the
-``summary.{csv,json,md}`` writers, the ``runs list`` rows and the terminal sparkline. The
-plots are in :mod:`dlcli.plots` (matplotlib is imported only there).
+"""Summaries of a comparison: one row per variant, mean ± std across seeds, the ranking and the
+chosen variant, sorting, the ``summary.{csv,json,md}`` writers, the ``runs list`` rows and the
+terminal sparkline. The plots are in :mod:`dlcli.plots` (matplotlib is imported only there).
+
+Choose on validation, report test once: rows and groups are ranked by the validation metric
+(:func:`dlcli.metrics.rank_metric`; the final loss without a validation split), the test metric
+is shown beside it and is a sort key only on request (``--sort test_accuracy``).
 
 A row is a flat dict: ``index, variant, <grid keys>, seed, status, metrics{...}, iterations,
 wall_time_s, error, run_dir, hash``.
@@ -18,28 +22,44 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import UsageError
+from dlcli.metrics import (
+    HIGHER_IS_BETTER,
+    NO_VALIDATION,
+    RANK_KEYS,
+    REPORT_KEYS,
+    higher_is_better,
+    metric_names,
+)
 from dlcli.runs import write_atomic, write_json
 
-HIGHER_IS_BETTER = ("_accuracy", "_r2")
-METRIC_NAMES = ("test_accuracy", "val_accuracy", "train_accuracy", "test_r2", "val_r2",
-                "test_rmse", "test_mae", "final_loss", "best_loss")
+# Every metric any task reports: what --sort accepts when the task is not known yet.
+METRIC_NAMES = tuple(dict.fromkeys(
+    name for task in ("classification", "regression", "landscape") for name in metric_names(task)))
 ROW_KEYS = ("index", "variant", "seed", "status", "iterations", "wall_time_s")
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def primary_metric(metrics: Iterable[Mapping[str, Any]]) -> tuple[str, bool]:
-    """(key, higher_is_better) of a set of runs: the primary metric of any of them (see
-    :func:`dlcli.metrics.primary_metric`: test accuracy, else test R²), else the final loss."""
-    from dlcli.metrics import PRIMARY_KEYS
-    from dlcli.metrics import primary_metric as of_run
-
-    keys = {of_run(dict(m))[0] for m in metrics if any(v is not None for v in m.values())}
-    key = next((k for k in PRIMARY_KEYS if k in keys), "final_loss")
+def rank_metric(metrics: Iterable[Mapping[str, Any]]) -> tuple[str, bool]:
+    """(key, higher_is_better) a set of runs is ranked by: the validation metric any of them
+    has (val_accuracy, else val_r2), else the final training loss (lower is better). A run
+    without metrics (a crash) has no say; the test metric never ranks."""
+    seen = [m for m in metrics if any(v is not None for v in m.values())]
+    key = next((k for k in RANK_KEYS if any(m.get(k) is not None for m in seen)), NO_VALIDATION)
     return key, higher_is_better(key)
 
 
-def higher_is_better(key: str) -> bool:
-    return key.endswith(HIGHER_IS_BETTER)
+def report_metric(metrics: Iterable[Mapping[str, Any]]) -> str | None:
+    """The test metric a set of runs reports (test_accuracy, test_r2), None for landscapes."""
+    keys = {k for m in metrics for k in m}
+    return next((k for k in REPORT_KEYS if k in keys), None)
+
+
+def _why_not_validation(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why a comparison of classifiers or regressors ranks by the final loss, if it does."""
+    completed = [r["metrics"] for r in rows if r["status"] == "completed"]
+    if any(k in m for m in completed for k in RANK_KEYS):  # present, and None in every run
+        return "no validation split: num_val is 0"
+    return None
 
 
 def make_row(variant: Any, result: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,7 +91,26 @@ class Summary:
 
     @property
     def metric(self) -> tuple[str, bool]:
-        return primary_metric(r["metrics"] for r in self.rows)
+        """(key, higher_is_better) the rows are ranked by: validation, see :func:`rank_metric`."""
+        return rank_metric(r["metrics"] for r in self.rows)
+
+    @property
+    def report_key(self) -> str | None:
+        """The test metric shown beside the ranking one (never sorted on unless asked)."""
+        return report_metric(r["metrics"] for r in self.rows)
+
+    @property
+    def rank_note(self) -> str | None:
+        """Why the ranking is not on validation ("no validation split: num_val is 0"), if so."""
+        return _why_not_validation(self.rows) if self.metric[0] == NO_VALIDATION else None
+
+    def sorted_by(self, sort: str | None = None) -> str:
+        """``val_accuracy``, or ``final_loss (no validation split: num_val is 0)``, or ``sort``."""
+        note = self.rank_note if sort is None else None
+        return (sort or self.metric[0]) + (f" ({note})" if note else "")
+
+    def title(self, sort: str | None = None) -> str:
+        return f"{self.name}: sorted by {self.sorted_by(sort)}"
 
     @property
     def completed(self) -> int:
@@ -82,21 +121,39 @@ class Summary:
         return len({r["seed"] for r in self.rows}) > 1
 
     def groups(self) -> list[dict[str, Any]]:
-        """Mean ± std (sample std, over completed runs) of every variant across its seeds."""
-        key, _ = self.metric
+        """Mean ± std (sample std, over completed runs) of every variant across its seeds, of
+        the ranking metric, the test metric, the final loss and the wall time."""
         by: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for row in self.rows:
             by.setdefault(tuple(str(row[k]) for k in ["variant", *self.grid_keys]), []).append(row)
+        names = dict.fromkeys([self.metric[0], *([self.report_key] if self.report_key else []),
+                               "final_loss", "wall_time_s"])
         out = []
         for rows in by.values():
             done = [r for r in rows if r["status"] == "completed"]
             group = {k: rows[0][k] for k in ["variant", *self.grid_keys]}
-            group.update(runs=len(rows), completed=len(done))
-            for name in (key, "final_loss", "wall_time_s"):
+            label = rows[0]["label"] if len(rows) == 1 else group_label(rows[0], self.grid_keys)
+            group.update(label=label, indices=[r["index"] for r in rows], runs=len(rows),
+                         completed=len(done))
+            for name in names:
                 mean, std = mean_std([value(r, name) for r in done])
                 group.update({f"{name}_mean": mean, f"{name}_std": std})
             out.append(group)
         return out
+
+    def chosen(self) -> dict[str, Any] | None:
+        """The variant chosen by the ranking metric (across seeds: by its mean over the completed
+        runs; ties: the first in sweep order) with its test figure; None if none completed."""
+        key, higher = self.metric
+        known = [g for g in self.groups() if g[f"{key}_mean"] is not None]
+        if not known:
+            return None
+        pick = max if higher else min
+        best = pick(known, key=lambda g: g[f"{key}_mean"])
+        report = self.report_key
+        return {"label": best["label"], "indices": best["indices"], "runs": best["completed"],
+                "metric": key, "value": best[f"{key}_mean"], "report_metric": report,
+                "report_value": best[f"{report}_mean"] if report else None}
 
     @classmethod
     def from_json(cls, folder: Path, obj: Mapping[str, Any]) -> Summary:
@@ -104,11 +161,44 @@ class Summary:
                    list(obj["rows"]), bool(obj.get("interrupted")))
 
     def to_json(self) -> dict[str, Any]:
+        """``metric`` ranks (validation), ``report_metric`` is reported, ``chosen`` is the pick."""
         key, higher = self.metric
         return {"name": self.name, "folder": str(self.folder), "metric": key,
-                "higher_is_better": higher, "variants": self.total, "finished": len(self.rows),
+                "higher_is_better": higher, "rank_note": self.rank_note,
+                "report_metric": self.report_key, "chosen": self.chosen(),
+                "variants": self.total, "finished": len(self.rows),
                 "completed": self.completed, "interrupted": self.interrupted,
                 "grid_keys": self.grid_keys, "rows": self.rows, "groups": self.groups()}
+
+
+def group_label(row: Mapping[str, Any], grid_keys: Sequence[str]) -> str:
+    """A variant across its seeds, as its runs' labels name it without the seed:
+    ``momentum lr=1e-06``."""
+    from dlcli.sweep import show_value
+
+    leaves = [k.rsplit(".", 1)[-1] for k in grid_keys]
+    parts = [str(row["variant"])]
+    parts += [f"{leaf if leaves.count(leaf) == 1 else key}={show_value(row[key])}"
+              for key, leaf in zip(grid_keys, leaves, strict=True)]
+    return " ".join(parts)
+
+
+def chosen_line(summary: Summary) -> str:
+    """The line a comparison ends with: the chosen variant, its validation metric (what chose
+    it) and its test metric (reported once), means when it ran with several seeds."""
+    best = summary.chosen()
+    if best is None:
+        return "chosen: none (no variant completed)"
+    key, note = best["metric"], summary.rank_note
+    how = "on validation" if key in RANK_KEYS else f"on {key}"
+    how += " (no validation split)" if note else ""
+    report = best["report_metric"]
+    figures = [f"{key} {fmt(key, best['value'])}"]
+    figures += [f"{report} {fmt(report, best['report_value'])}"] if report else []
+    tail = f" (means of {best['runs']} seeds)" if best["runs"] > 1 else ""
+    if len(summary.rows) < summary.total:
+        tail += f" (so far: {len(summary.rows)} of {summary.total} variants finished)"
+    return f"chosen {how}: {best['label']} — {', '.join(figures)}{tail}"
 
 
 def mean_std(values: Iterable[Any]) -> tuple[float | None, float | None]:
@@ -121,27 +211,41 @@ def mean_std(values: Iterable[Any]) -> tuple[float | None, float | None]:
 # --------------------------------------------------------------------------- sorting
 
 
-def sort_keys(grid_keys: Sequence[str]) -> list[str]:
-    """What ``--sort`` accepts: the summary's columns, every grid key (or its last part)."""
+def sort_keys(grid_keys: Sequence[str], metrics: Iterable[str] | None = None) -> list[str]:
+    """What ``--sort`` accepts: the summary's columns, every grid key (or its last part), and the
+    metrics (default: every metric any task has)."""
     leaves = [k.rsplit(".", 1)[-1] for k in grid_keys]
     unique = [leaf for leaf in leaves if leaves.count(leaf) == 1 and leaf not in grid_keys]
-    return [*ROW_KEYS, *grid_keys, *unique, *METRIC_NAMES]
+    names = METRIC_NAMES if metrics is None else metrics
+    return list(dict.fromkeys([*ROW_KEYS, *grid_keys, *unique, *names]))
 
 
-def check_sort(key: str | None, grid_keys: Sequence[str]) -> None:
-    if key is not None and key.lstrip("-") not in sort_keys(grid_keys):
-        raise UsageError(f"--sort {key!r}: unknown column; valid: "
-                         f"{', '.join(dict.fromkeys(sort_keys(grid_keys)))}")
+def plan_metrics(configs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The metric names runs of these resolved configs will have (by their data.source; every
+    key of their result's metrics, see :func:`dlcli.metrics.metric_names`)."""
+    from dlcli.metrics import task_of
+
+    tasks = dict.fromkeys(task_of(str((c.get("data") or {}).get("source"))) for c in configs)
+    return list(dict.fromkeys(n for t in tasks for n in metric_names(t)))
+
+
+def check_sort(key: str | None, grid_keys: Sequence[str],
+               metrics: Iterable[str] | None = None) -> None:
+    """``metrics``: the metric names the runs will have (see :func:`dlcli.metrics.metric_names`);
+    None accepts any metric of any task."""
+    valid = sort_keys(grid_keys, metrics)
+    if key is not None and key.lstrip("-") not in valid:
+        raise UsageError(f"--sort {key!r}: unknown column; valid: {', '.join(valid)}")
 
 
 def sort_rows(rows: Sequence[dict[str, Any]], key: str, grid_keys: Sequence[str]
               ) -> list[dict[str, Any]]:
-    """Best first for metrics (accuracy and R² descending, losses ascending), other columns
-    ascending; ``-KEY`` reverses. Missing values go last; by a metric, so do the runs that did
-    not complete (the weights a diverged run kept say little)."""
+    """Best first for metrics (accuracy and R² descending; losses, RMSE and MAE ascending),
+    other columns ascending; ``-KEY`` reverses. Missing values go last; by a metric, so do the
+    runs that did not complete (the weights a diverged run kept say little)."""
     name = _full_key(key.lstrip("-"), grid_keys)
     descending = higher_is_better(name) != key.startswith("-")
-    by_metric = name in METRIC_NAMES
+    by_metric = name not in ROW_KEYS and name not in grid_keys
 
     def last(r: Mapping[str, Any]) -> bool:
         return value(r, name) is None or (by_metric and r["status"] != "completed")
@@ -166,26 +270,34 @@ def fmt(key: str, v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        if key.endswith(HIGHER_IS_BETTER):
-            return f"{v:.3f}"
+        if key.endswith(HIGHER_IS_BETTER):  # a diverged regressor's R² can be -1e49
+            return f"{v:.3f}" if abs(v) < 1e3 else f"{v:.3g}"
         if key.startswith("wall_time"):
             return f"{v:.2f}" if v < 10 else f"{v:.1f}"
         return f"{v:.4g}"
     return str(v)
 
 
+def _metric_columns(summary: Summary) -> list[str]:
+    """The ranking metric, then the reported test metric beside it, then the losses."""
+    report = [summary.report_key] if summary.report_key else []
+    return list(dict.fromkeys([summary.metric[0], *report, "final_loss", "best_loss"]))
+
+
 def run_table(summary: Summary, sort: str | None = None, extra: Mapping[str, str] | None = None
               ) -> tuple[list[str], list[list[str]]]:
-    """(headers, cells) of the per-variant table, sorted by ``sort`` or the primary metric;
-    ``extra`` (run_dir -> text, e.g. a sparkline) adds a last "loss" column."""
+    """(headers, cells) of the per-variant table, sorted by ``sort`` or the ranking (validation)
+    metric, the test metric beside it; ``extra`` (run_dir -> text, e.g. a sparkline) adds a
+    last "loss" column."""
     metric, _ = summary.metric
     key = _full_key((sort or metric).lstrip("-"), summary.grid_keys)
     show_variant = len({r["variant"] for r in summary.rows}) > 1 or not summary.grid_keys
+    metrics = _metric_columns(summary)
     cols = [*(["variant"] if show_variant else []), *summary.grid_keys,
-            *(["seed"] if summary.seeds_vary else []), "status", metric, "final_loss",
-            "best_loss", "iterations", "wall_time_s"]
+            *(["seed"] if summary.seeds_vary else []), "status", *metrics, "iterations",
+            "wall_time_s"]
     if key not in cols and key != "index":
-        cols.insert(cols.index(metric) + 1, key)
+        cols.insert(cols.index(metrics[-1]) + 1, key)
     from dlcli.sweep import show_value
 
     rows = sort_rows(summary.rows, sort or metric, summary.grid_keys)
@@ -196,7 +308,8 @@ def run_table(summary: Summary, sort: str | None = None, extra: Mapping[str, str
 
 
 def group_table(summary: Summary) -> tuple[list[str], list[list[str]]] | None:
-    """(headers, cells) of mean ± std across seeds, best first; None when nothing repeats."""
+    """(headers, cells) of mean ± std across seeds, best first by the ranking metric's mean
+    (the test metric's beside it); None when nothing repeats."""
     groups = summary.groups()
     if all(g["runs"] == 1 for g in groups):
         return None
@@ -204,10 +317,11 @@ def group_table(summary: Summary) -> tuple[list[str], list[list[str]]] | None:
     known = [g for g in groups if g[f"{metric}_mean"] is not None]
     known.sort(key=lambda g: g[f"{metric}_mean"], reverse=higher)
     groups = known + [g for g in groups if g[f"{metric}_mean"] is None]
-    heads = ["variant", *summary.grid_keys, "runs", f"{metric} (mean ± std)",
-             "final_loss (mean ± std)", "wall_time_s (mean)"]
+    names = [n for n in _metric_columns(summary) if n != "best_loss"]
+    heads = ["variant", *summary.grid_keys, "runs", *(f"{n} (mean ± std)" for n in names),
+             "wall_time_s (mean)"]
     cells = [[str(g[k]) for k in ["variant", *summary.grid_keys]]
-             + [f"{g['completed']}/{g['runs']}", _pm(metric, g), _pm("final_loss", g),
+             + [f"{g['completed']}/{g['runs']}", *(_pm(n, g) for n in names),
                 fmt("wall_time_s", g["wall_time_s_mean"])] for g in groups]
     return heads, cells
 
@@ -229,8 +343,9 @@ def markdown(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
 
 
 def csv_columns(summary: Summary) -> list[str]:
-    metric, _ = summary.metric
-    names = list(dict.fromkeys([metric, *(k for r in summary.rows for k in r["metrics"])]))
+    """The ranking metric first, the test metric second, then every other metric."""
+    names = list(dict.fromkeys([*_metric_columns(summary)[:2],
+                                *(k for r in summary.rows for k in r["metrics"])]))
     return ["index", "variant", *summary.grid_keys, "seed", "status", *names, "iterations",
             "wall_time_s", "error", "run_dir", "hash"]
 
@@ -250,13 +365,13 @@ def write_summary(summary: Summary, sort: str | None = None) -> None:
 
 
 def summary_markdown(summary: Summary, sort: str | None = None) -> str:
-    metric, _ = summary.metric
     text = [f"# {summary.name}", f"{len(summary.rows)} of {summary.total} variants finished, "
-            f"{summary.completed} completed; sorted by {sort or metric}.",
+            f"{summary.completed} completed; sorted by {summary.sorted_by(sort)}.",
             markdown(*run_table(summary, sort))]
     groups = group_table(summary)
     if groups:
         text += ["## Across seeds", markdown(*groups)]
+    text.append(chosen_line(summary) + ".")
     text += [f"![{name}]({name})" for name in ("loss.png", "metric.png")
              if (summary.folder / name).exists()]
     return "\n\n".join(t.rstrip("\n") for t in text) + "\n"
@@ -278,29 +393,45 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
 
 
 def listing_row(info: Any) -> dict[str, Any]:
-    """One line of ``dlcli runs list`` for a :class:`dlcli.runs.RunInfo`."""
+    """One line of ``dlcli runs list`` for a :class:`dlcli.runs.RunInfo`: a run's ``metric`` is
+    what it would be chosen by (validation), ``report_metric`` its test figure. A damaged file
+    (a list where a mapping belongs, text where a number does) shows as missing values."""
     if info.kind == "compare":
         return _compare_listing(info)
-    cfg, res = info.config or {}, info.result or {}
-    metrics = res.get("metrics") or {}
-    key, _ = primary_metric([metrics])
+    from dlcli.metrics import rank_metric as of_run
+    from dlcli.metrics import report_metric as report_of
+
+    cfg, res = _mapping(info.config), _mapping(info.result)
+    metrics = {k: v for k, v in _mapping(res.get("metrics")).items() if _number(v) is not None}
+    key, rank, _ = of_run(metrics)
+    report = report_of(metrics)
     return {"id": info.id, "kind": "run", "name": cfg.get("name"),
-            "data": (cfg.get("data") or {}).get("source"),
-            "model": (cfg.get("model") or {}).get("name"),
-            "strategy": (cfg.get("strategy") or {}).get("name"),
-            "status": res.get("status", "incomplete"), "metric": key if metrics else None,
-            "value": metrics.get(key), "wall_time_s": res.get("wall_time_s"),
-            "path": str(info.path)}
+            "data": _mapping(cfg.get("data")).get("source"),
+            "model": _mapping(cfg.get("model")).get("name"),
+            "strategy": _mapping(cfg.get("strategy")).get("name"),
+            "status": str(res.get("status", "incomplete")), "metric": key if metrics else None,
+            "value": rank, "report_metric": report,
+            "report_value": metrics.get(report) if report else None,
+            "wall_time_s": _number(res.get("wall_time_s")), "path": str(info.path)}
+
+
+def _mapping(obj: Any) -> Mapping[str, Any]:
+    return obj if isinstance(obj, Mapping) else {}
+
+
+def _number(obj: Any) -> float | int | None:
+    return obj if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
 
 
 def _compare_listing(info: Any) -> dict[str, Any]:
+    """A comparison's line: its chosen variant's validation and test figures (means across
+    seeds), ``k/n completed``, the summed wall time."""
     kids = [listing_row(child) for child in info.children]
-    sweep = info.sweep or {}
-    total = len(sweep.get("variants") or kids)
+    sweep = _mapping(info.sweep)
+    variants = sweep.get("variants")
+    total = len(variants) if isinstance(variants, list) and variants else len(kids)
     done = [k for k in kids if k["status"] == "completed"]
-    key, higher = primary_metric([(c.result or {}).get("metrics") or {} for c in info.children])
-    values = [k["value"] for k in done if k["metric"] == key and k["value"] is not None]
-    best = (max(values) if higher else min(values)) if values else None
+    best = _chosen_of(info, kids)
     walls = [k["wall_time_s"] for k in kids if k["wall_time_s"] is not None]
 
     def one_or_many(column: str, noun: str) -> str | None:
@@ -311,5 +442,24 @@ def _compare_listing(info: Any) -> dict[str, Any]:
             "data": one_or_many("data", "sources"), "model": one_or_many("model", "models"),
             "strategy": one_or_many("strategy", "strategies"),
             "status": "completed" if len(done) == total else f"{len(done)}/{total} completed",
-            "metric": key if values else None, "value": best,
+            "metric": best["metric"] if best else None, "value": best and best["value"],
+            "report_metric": best["report_metric"] if best else None,
+            "report_value": best and best["report_value"],
             "wall_time_s": round(sum(walls), 4) if walls else None, "path": str(info.path)}
+
+
+def _chosen_of(info: Any, kids: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The chosen variant from summary.json's rows (grouped across seeds); without a readable
+    summary.json (still starting, or damaged), the best completed run on its own."""
+    try:
+        return Summary.from_json(info.path, info.summary).chosen() if info.summary else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    key, higher = rank_metric({k["metric"]: k["value"]} for k in kids if k["metric"])
+    known = [k for k in kids if k["status"] == "completed" and k["metric"] == key
+             and k["value"] is not None]
+    if not known:
+        return None
+    best = (max if higher else min)(known, key=lambda k: k["value"])
+    return {"metric": key, "value": best["value"], "report_metric": best["report_metric"],
+            "report_value": best["report_value"]}

@@ -70,11 +70,9 @@ def test_compare_writes_runs_summaries_and_plots(tmp_path):
     assert len(frozen["variants"]) == 8 and frozen["variants"][0]["config"]["seed"] == 0
     command = json.loads((folder / runs[0] / "result.json").read_text())["command"]
     assert command == frozen["command"] == f"dlcli compare {sweep} --out {tmp_path / 'runs'}"
-    assert "sorted by test_accuracy" in res.output and "across seeds" in res.output
+    assert "sorted by val_accuracy" in res.output and "across seeds" in res.output
     assert "[8/8]" in res.output and "8 of 8 variants completed" in res.output
-    table = res.stdout.splitlines()
-    momentum = next(i for i, line in enumerate(table) if line.startswith("momentum"))
-    assert momentum < next(i for i, line in enumerate(table) if line.startswith("sgd "))
+    assert res.stdout.rstrip().splitlines()[-1].startswith("chosen on validation: ")
 
 
 def test_an_invalid_variant_stops_everything_before_running(tmp_path):
@@ -121,6 +119,8 @@ def test_resume_runs_only_the_missing_variants(tmp_path):
     for p in (folder / "02-gd").iterdir():  # as if the run had crashed half-way
         if p.name == "result.json":
             p.unlink()
+    res = _run("--resume", str(folder), "--sort", "final_x")  # a landscape's, not these runs'
+    assert res.exit_code == 2 and "--sort 'final_x': unknown column" in res.output
     res = _run("--resume", str(folder))
     assert res.exit_code == 0, res.output
     assert "[3/3] gd" in res.output and "sgd  completed" not in res.output
@@ -235,18 +235,95 @@ def test_resume_needs_a_compare_folder(tmp_path):
     assert res.exit_code == 2 and "no sweep.json there" in res.output
 
 
-def test_a_regression_sweep_ranks_by_test_r2(tmp_path):
+def _houses(tmp_path, *args):
     sweep = Path(__file__).resolve().parents[1] / "configs" / "houses-lr-sweep.yaml"
-    res = _run(str(sweep), "--out", str(tmp_path), "-q", "--json", "--set",
-               "strategy.iterations=5", "--set", "data.num_train=80", "--set", "data.num_val=20",
-               "--set", "data.num_test=20", "--grid", "strategy.lr=0.01,0.1")
+    return _run(str(sweep), "--out", str(tmp_path), "-q", "--json", "--set",
+                "strategy.iterations=5", "--set", "data.num_train=80", "--set", "data.num_val=20",
+                "--set", "data.num_test=20", "--grid", "strategy.lr=0.01,0.1", *args)
+
+
+def test_a_regression_sweep_ranks_by_val_r2_and_reports_test_r2(tmp_path):
+    res = _houses(tmp_path)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    assert summary["metric"] == "test_r2" and summary["higher_is_better"]
+    assert summary["metric"] == "val_r2" and summary["higher_is_better"]
+    assert summary["report_metric"] == "test_r2" and summary["chosen"]["metric"] == "val_r2"
     (folder,) = tmp_path.glob("compare-*-houses-lr-sweep-*")
     header = (folder / "summary.csv").read_text().splitlines()[0].split(",")
-    assert header[4:6] == ["status", "test_r2"] and "test_rmse" in header
-    assert "sorted by test_r2" in res.output
+    assert header[4:7] == ["status", "val_r2", "test_r2"] and "test_rmse" in header
+    assert "sorted by val_r2" in res.output and "chosen on validation: " in res.output
+
+
+def test_a_regression_sweep_sorts_by_any_of_its_metrics(tmp_path):
+    res = _houses(tmp_path, "--sort", "val_mae")  # refused before; the others: test_report.py
+    assert res.exit_code == 0, res.output
+    assert "sorted by val_mae" in res.output and "chosen on validation: " in res.output
+
+
+def _lr_sweep(tmp_path: Path, lrs, **data) -> Path:
+    base = small_raw(iterations=10)
+    base["data"].update(data)
+    path = tmp_path / "lrs.yaml"
+    path.write_text(yaml.safe_dump({"name": "demo", "base": base, "sweep": {"strategy.lr": lrs}}))
+    return path
+
+
+def _table_lrs(output: str) -> list[str]:
+    return [line.split()[0] for line in output.splitlines() if line.strip()[:1].isdigit()
+            and "e-" in line.split()[0]]
+
+
+# On the small data (50 validation and 50 test images) these three learning rates disagree:
+# validation prefers 3e-6 (0.30 against 0.28 and 0.26), test prefers 1e-5 (0.40).
+DISAGREE = [1e-7, 3e-6, 1e-5]
+
+
+def test_a_comparison_is_chosen_on_validation_when_test_disagrees(tmp_path):
+    res = _run(str(_lr_sweep(tmp_path, DISAGREE)), "--out", str(tmp_path / "r"), "-q")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((_folder(tmp_path / "r") / "summary.json").read_text())
+    rows = {r["strategy.lr"]: r["metrics"] for r in summary["rows"]}
+    by_val = max(rows, key=lambda lr: rows[lr]["val_accuracy"])
+    by_test = max(rows, key=lambda lr: rows[lr]["test_accuracy"])
+    assert (by_val, by_test) == (3e-6, 1e-5), rows  # the premise of this test
+    assert "demo: sorted by val_accuracy" in res.stdout
+    assert _table_lrs(res.stdout) == ["3e-06", "1e-07", "1e-05"]
+    last = res.stdout.rstrip().splitlines()[-1]
+    assert last == (f"chosen on validation: small lr=3e-06 — val_accuracy "
+                    f"{rows[3e-6]['val_accuracy']:.3f}, test_accuracy "
+                    f"{rows[3e-6]['test_accuracy']:.3f}")
+    assert summary["metric"] == "val_accuracy" and summary["report_metric"] == "test_accuracy"
+    assert summary["chosen"]["label"] == "small lr=3e-06" and summary["chosen"]["indices"] == [2]
+
+
+def test_sort_by_test_on_request_still_chooses_on_validation(tmp_path):
+    res = _run(str(_lr_sweep(tmp_path, DISAGREE)), "--out", str(tmp_path / "r"), "-q",
+               "--sort", "test_accuracy")
+    assert res.exit_code == 0, res.output
+    assert "demo: sorted by test_accuracy" in res.stdout
+    assert _table_lrs(res.stdout)[0] == "1e-05"
+    assert "chosen on validation: small lr=3e-06" in res.stdout
+
+
+def test_without_a_validation_split_the_final_loss_ranks_and_says_so(tmp_path):
+    res = _run(str(_lr_sweep(tmp_path, DISAGREE, num_val=0)), "--out", str(tmp_path / "r"),
+               "-q", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["metric"] == "final_loss" and not summary["higher_is_better"]
+    assert "sorted by final_loss (no validation split: num_val is 0)" in res.output
+    losses = {r["strategy.lr"]: r["metrics"]["final_loss"] for r in summary["rows"]}
+    best = min(losses, key=losses.get)
+    assert summary["chosen"]["label"] == f"small lr={best:g}"
+    assert "chosen on final_loss (no validation split): " in res.output
+
+
+def test_a_landscape_sweep_is_not_offered_test_accuracy(tmp_path):
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "landscape-rosenbrock-gd.yaml"
+    res = _run(str(cfg), "--out", str(tmp_path / "r"), "--grid", "strategy.lr=1e-4,1e-3",
+               "--sort", "test_accuracy")
+    assert res.exit_code == 2 and "--sort 'test_accuracy': unknown column" in res.output
+    assert "final_x" in res.output and not (tmp_path / "r").exists()
 
 
 def test_a_broken_executor_keeps_the_rows_so_far(tmp_path):

@@ -44,7 +44,9 @@ def test_list_json_newest_first_with_compare_folders_as_one_row(runs):
     compare, run = rows
     assert compare["id"].startswith("compare-") and compare["name"] == "pair"
     assert compare["strategy"] == "2 strategies" and compare["status"] == "completed"
-    assert compare["metric"] == "test_accuracy" and 0 <= compare["value"] <= 1
+    assert compare["metric"] == "val_accuracy" and 0 <= compare["value"] <= 1
+    assert compare["report_metric"] == "test_accuracy" and 0 <= compare["report_value"] <= 1
+    assert run["metric"] == "val_accuracy" and run["report_metric"] == "test_accuracy"
     assert run["id"].startswith("20200101-000000-small-") and run["strategy"] == "sgd"
     assert run["data"] == "cifar10-synthetic" and run["model"] == "softmax"
     assert run["status"] == "completed" and run["wall_time_s"] > 0
@@ -59,7 +61,8 @@ def test_list_all_descends_into_compare_folders(runs):
 
 def test_list_table_and_errors(runs, tmp_path):
     res = _run("list", str(runs))
-    assert res.exit_code == 0 and "compare-" in res.output and "test acc 0." in res.output
+    assert res.exit_code == 0 and "compare-" in res.output and "val acc 0." in res.output
+    assert "test" in res.output.splitlines()[1].split()  # the reported test metric beside it
     assert _run("list", str(tmp_path / "missing")).exit_code == 2
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -82,7 +85,8 @@ def test_show_a_compare_folder_by_path(runs):
     folder = next(runs.glob("compare-*"))
     res = _run("show", str(folder))
     assert res.exit_code == 0, res.output
-    assert "2 runs" in res.output and "sorted by test_accuracy" in res.output
+    assert "2 runs" in res.output and "sorted by val_accuracy" in res.output
+    assert "chosen on validation: " in res.output
     assert "mom" in res.output and any(ch in res.output for ch in "▁▂▃▄▅▆▇█")
 
 
@@ -95,3 +99,11 @@ def test_show_unknown_and_ambiguous(runs, tmp_path):
     shutil.copytree(older, copy / (older.name[:-1] + "z"))
     res = _run("show", "2020", "--dir", str(copy))
     assert res.exit_code == 2 and "matches 2 runs" in res.output
+
+
+def test_a_wide_listing_shrinks_the_names_never_the_ids_or_numbers():
+    from dlcli.cli_runs import _shrink
+
+    assert _shrink([20, 10, 5], 30) == [15, 10, 5]
+    assert _shrink([20, 10, 5], 100) == [20, 10, 5]
+    assert _shrink([20, 10, 5], 3) == [6, 6, 5]  # never below 6
