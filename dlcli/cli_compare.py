@@ -55,7 +55,8 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
 
     Writes runs/compare-<UTC stamp>-<name>-<6 hex>/: one run folder per variant, sweep.json,
     summary.csv/.json/.md, loss.png and metric.png. Exit 0 all completed, 1 any failed or
-    diverged, 2 bad sweep (nothing runs), 130 interrupted (resume with --resume DIR).
+    diverged, 2 bad sweep (nothing runs), 130 interrupted (143 after SIGTERM; resume with
+    --resume DIR).
     """
     from dlcli import api
     from dlcli.cli_common import err_console, guarded
