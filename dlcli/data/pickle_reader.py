@@ -150,7 +150,7 @@ class _Machine:
         for item in items:
             for v in item if isinstance(item, tuple) else (item,):
                 if isinstance(v, tuple):
-                    raise Refused("tuples nested more than 2 deep (a CIFAR-10 batch's are 2)")
+                    raise Refused("tuples nested more than 2 deep (a CIFAR-10 batch's never are)")
                 if not isinstance(v, (*_LEAVES, Blob, DType)):
                     raise Refused(f"a tuple holding {describe(v)} (tuples in a CIFAR-10 batch hold "
                                   f"numbers, strings or tuples of them)")
