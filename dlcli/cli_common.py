@@ -46,6 +46,7 @@ SetOpt = Annotated[
 
 def fail(message: str, code: int) -> NoReturn:
     """Print one line on stderr and exit with ``code``; never a traceback."""
+    message = " ".join(message.splitlines())  # one line, whatever a file managed to put in it
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

@@ -225,8 +225,14 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
     eval_every: Int = Field(50, gt=0)
+    # The training metric at each evaluation is measured on this many training rows, drawn once
+    # from the seed (all rows when there are fewer): a learning curve, cheap on any data size.
+    eval_train_rows: Int = Field(1000, gt=0)
     early_stopping: EarlyStopping | None = None
     keep: Literal["best", "last"] = "last"  # the weights saved and tested: best validation
+    # checkpoint.npz every N iterations; null: automatic (at evaluations, at most ~2% of the
+    # run's time, and at least every 60 s); 0: never. Also on Ctrl-C/SIGTERM and at the end.
+    checkpoint_every: Int | None = Field(None, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -297,7 +303,7 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     """``"strategy.lr=1e-3"`` -> (["strategy", "lr"], 0.001); the value is parsed as YAML."""
     key, sep, text = item.partition("=")
     key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
+    if not sep or not key or any(not part for part in key.split(".")) or not key.isprintable():
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. strategy.lr=1e-3")
     if not text.strip():  # never a silent "back to the default"
         raise ConfigError(f"--set {item!r}: no value after '='; write the value (null for "
@@ -361,7 +367,7 @@ def to_yaml(cfg: Config) -> str:
 
 def describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     """One pydantic error as ``key.path: what is wrong, got VALUE (did you mean X?)``."""
-    loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+    loc = [_printable(str(p)) for p in err.get("loc", ()) if not isinstance(p, int)]
     key = ".".join(loc) or "config"
     kind = err.get("type", "")
     value = err.get("input")
@@ -406,6 +412,11 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 def _lower_first(text: str) -> str:
     text = text.replace("Input should be", "must be").replace("input should be", "must be")
     return text[:1].lower() + text[1:]
+
+
+def _printable(text: str) -> str:
+    """A key as typed, or its repr when it holds a newline or another control character."""
+    return text if text.isprintable() else repr(text)
 
 
 def _show(value: Any) -> str:
