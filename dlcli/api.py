@@ -10,25 +10,20 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.blas import limit_blas
-from dlcli.callbacks import LossPlot, RunFolder
+from dlcli import runner
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
-from dlcli.data.landscape import LANDSCAPES
 from dlcli.data.sources import load_dataset
 from dlcli.errors import ConfigError
 from dlcli.gradcheck import GradcheckReport, check_gradients
 from dlcli.models import Model, build_model
 from dlcli.numgrad import estimate_seconds, human_seconds
 from dlcli.report import Summary, check_sort
-from dlcli.runs import create_run_dir
-from dlcli.strategies import check_budget
 from dlcli.sweep import Plan, load_plan
 from dlcli.train import Callback, streams
-from dlcli.train import train as train_loop
 
-__all__ = ["load_config", "load_data", "train", "gradcheck", "Config", "load_plan", "compare",
-           "resume", "Plan", "Summary"]
+__all__ = ["load_config", "load_data", "train", "resume_run", "gradcheck", "Config",
+           "load_plan", "compare", "resume", "Plan", "Summary"]
 
 Result = dict[str, Any]
 
@@ -45,37 +40,27 @@ def build(cfg: Config) -> tuple[Dataset, Model]:
 
 def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
           command: str | None = None, run_dir: str | Path | None = None,
-          blas_threads: int | None = 1) -> Result:
+          blas_threads: int | None = 1, extra: dict[str, Any] | None = None) -> Result:
     """Run one experiment into a fresh run folder under ``out`` (or into ``run_dir``); returns
-    its result.json. The folder also gets ``loss.png``.
+    its result.json. The folder also gets ``loss.png`` and ``checkpoint.npz``.
 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
     before the run folder is created. ``blas_threads`` pins the BLAS thread pool while loading
     and training: a float32 matmul's bits depend on how many threads split it, so pinning (to 1
     by default, None to leave it) is what makes a run give the same numbers here, in a
-    ``--jobs`` worker and on a Dask worker.
+    ``--jobs`` worker and on a Dask worker. ``extra`` adds keys to result.json.
     """
-    with limit_blas(blas_threads):
-        data, model = build(cfg)
-        if cfg.strategy.name == "numerical-gd":  # estimated at the run's own starting weights
-            check_budget(model, data, cfg.strategy,
-                         model.init_params(data.n_features, data.n_outputs,
-                                           streams(cfg.seed)[0]))
-        if run_dir is None:
-            path = create_run_dir(out, cfg.name)
-        else:
-            path = Path(run_dir)
-            path.mkdir(parents=True, exist_ok=True)
-        folder = RunFolder(path, command or shlex.join(sys.argv))
-        listeners: list[Callback] = [folder]  # the run folder last: result.json means complete
-        if data.task == "landscape":
-            from dlcli.trajectory import TrajectoryWriter
+    return runner.run(cfg, out=out, callbacks=callbacks, command=command, run_dir=run_dir,
+                      blas_threads=blas_threads, extra=extra)
 
-            land = LANDSCAPES[data.info["function"]]
-            listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
-        # loss.png after result.json: a picture of metrics.csv, never a reason to lose results
-        train_loop(cfg, data, model, [*listeners, *callbacks, LossPlot(path)])
-    return folder.result
+
+def resume_run(run_dir: str | Path, *, iterations: int | None = None,
+               callbacks: Sequence[Callback] = (), command: str | None = None,
+               blas_threads: int | None = 1) -> Result:
+    """Continue a run from its checkpoint.npz (to ``iterations`` in all, when given), in its
+    own folder; returns the rewritten result.json. See :func:`dlcli.runner.resume`."""
+    return runner.resume(run_dir, iterations=iterations, callbacks=callbacks, command=command,
+                         blas_threads=blas_threads)
 
 
 def data_info(cfg: Config) -> dict[str, Any]:

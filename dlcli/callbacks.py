@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import platform
 import sys
 import time
@@ -15,9 +16,10 @@ import numpy as np
 from dlcli import __version__
 from dlcli.config import to_yaml
 from dlcli.runs import save_params, write_atomic, write_json
-from dlcli.train import Callback, Outcome, Record, RunStart
+from dlcli.train import Callback, Outcome, Record, RunStart, Snapshot
 
-# + the validation metric's column (val_accuracy, val_r2 or neg_loss)
+# + the training metric's column (train_accuracy or train_r2; none for a landscape) and the
+# validation metric's (val_accuracy, val_r2 or neg_loss)
 METRICS_COLUMNS = ("iteration", "loss", "best_loss", "elapsed_s", "loss_evals")
 
 
@@ -30,39 +32,86 @@ def now_iso() -> str:
 
 
 class RunFolder(Callback):
-    """Writes ``config.yaml`` at the start, streams ``metrics.csv``, and at the end writes
-    ``params.npz`` and ``result.json`` (atomically; result.json last, so its presence means
-    the folder is complete)."""
+    """Writes ``config.yaml`` at the start, streams ``metrics.csv``, writes ``checkpoint.npz``
+    when the loop emits a snapshot (metrics.csv flushed first, its length recorded, so the two
+    always agree), and at the end writes ``params.npz`` and ``result.json`` (atomically;
+    result.json last, so its presence means the folder is complete).
+
+    ``resume`` (the facts a checkpoint recorded: ``metrics_bytes``, ``segments``) continues a
+    folder: metrics.csv is cut back to what the checkpoint saw and appended to.
+    """
 
     FLUSH_EVERY_S = 1.0
 
-    def __init__(self, path: Path, command: str) -> None:
+    def __init__(self, path: Path, command: str, *, config_hash: str = "",
+                 resume: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+                 ) -> None:
         self.path = path
         self.command = command
+        self.config_hash = config_hash
+        self.resume = resume
+        self.extra = dict(extra or {})  # more keys for result.json (tags, note, blas, ...)
         self.result: dict[str, Any] = {}
         self._fh: IO[str] | None = None
         self._writer: Any = None
         self._last_flush = 0.0
         self._seed = 0  # both set again in on_start, from the run itself
         self._started = ""
+        self._segments: list[dict[str, Any]] = []
+        self._first = 0
 
     def on_start(self, start: RunStart) -> None:
         self._seed = start.config.seed
         self._started = now_iso()
+        self._first = start.resumed_at
         write_atomic(self.path / "config.yaml", to_yaml(start.config).encode())
-        self._fh = open(self.path / "metrics.csv", "w", newline="", encoding="utf-8")
+        columns = [*METRICS_COLUMNS, *([start.train_metric_name] if start.train_metric_name
+                                       else []), start.val_metric_name]
+        if start.config.data.source == "landscape":
+            columns += ["x", "y"]
+        metrics = self.path / "metrics.csv"
+        if self.resume is not None:
+            self._segments = list(self.resume.get("segments") or [])
+            self._fh = open(metrics, "r+", newline="", encoding="utf-8")  # noqa: SIM115
+            self._fh.truncate(int(self.resume["metrics_bytes"]))  # rows after the checkpoint
+            self._fh.seek(0, 2)
+            self._writer = csv.writer(self._fh)
+            return
+        self._fh = open(metrics, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.writer(self._fh)
-        self._writer.writerow((*METRICS_COLUMNS, start.val_metric_name))
+        self._writer.writerow(columns)
 
     def on_step(self, record: Record) -> None:
         assert self._fh is not None
-        val = "" if record.val_metric is None else f"{record.val_metric:.6g}"
-        self._writer.writerow((record.iteration, f"{record.loss:.9g}", f"{record.best_loss:.9g}",
-                               f"{record.elapsed_s:.4f}", record.loss_evals, val))
+        row = [record.iteration, f"{record.loss:.9g}", f"{record.best_loss:.9g}",
+               f"{record.elapsed_s:.4f}", record.loss_evals]
+        if record.point is None:
+            row.append(_num(record.train_metric))
+        row.append(_num(record.val_metric))
+        if record.point is not None:
+            row += [repr(float(v)) for v in record.point]  # exact: a resume redraws the path
+        self._writer.writerow(row)
         now = time.monotonic()
         if now - self._last_flush >= self.FLUSH_EVERY_S:
             self._fh.flush()
             self._last_flush = now
+
+    def on_checkpoint(self, snapshot: Snapshot) -> None:
+        from dlcli.checkpoint import FILE, save
+
+        assert self._fh is not None
+        self._fh.flush()
+        os.fsync(self._fh.fileno())  # the rows the checkpoint counts are on disk before it
+        save(self.path / FILE, {
+            "strategy": snapshot.strategy, "iteration": snapshot.iteration,
+            "state": snapshot.state, "rng": snapshot.rng, "watch": snapshot.watch,
+            "config_hash": self.config_hash, "metrics_bytes": self._fh.tell(),
+            "segments": [*self._segments, self._segment(snapshot.iteration)],
+            "started_at": self.resume.get("started_at") if self.resume else self._started})
+
+    def _segment(self, last: int) -> dict[str, Any]:
+        return {"from_iteration": self._first, "to_iteration": last,
+                "started_at": self._started, "ended_at": now_iso()}
 
     def on_end(self, outcome: Outcome) -> None:
         if self._fh is not None:
@@ -79,11 +128,18 @@ class RunFolder(Callback):
             "wall_time_s": round(outcome.wall_time_s, 4),
             "seed": self._seed,
             "versions": versions(),
-            "started_at": self._started,
+            "started_at": (self.resume or {}).get("started_at") or self._started,
             "ended_at": now_iso(),
             "command": self.command,
+            **self.extra,
         }
+        if self.resume is not None:
+            self.result["resumed_from"] = [*self._segments, self._segment(outcome.iterations)]
         write_json(self.path / "result.json", self.result)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
@@ -190,12 +246,14 @@ class LossPlot(Callback):
         self._name = f"{s.name}: {s.strategy.name}, {s.model.name} on {s.data.source}"
 
     def on_end(self, outcome: Outcome) -> None:
-        if not outcome.records:
+        from dlcli.runs import read_losses
+
+        its, losses = read_losses(self.path)  # every segment of a resumed run
+        if not its:
             return
         try:
             from dlcli.plots import run_loss_plot
 
-            run_loss_plot([r.iteration for r in outcome.records],
-                          [r.loss for r in outcome.records], self.path / "loss.png", self._name)
+            run_loss_plot(its, losses, self.path / "loss.png", self._name)
         except Exception:  # a missing font, a full disk: the run's results must not suffer
             pass

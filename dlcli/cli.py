@@ -52,21 +52,40 @@ def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config or 
 
 @app.command()
 def train(
-    configs: Annotated[list[Path], typer.Argument(help="YAML config files, run in order.")],
+    configs: Annotated[list[Path] | None, typer.Argument(
+        help="YAML config files, run in order.", show_default=False)] = None,
     set_: SetOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Root of the run folders.")] = Path(
         "runs"),
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.", min=0)] = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", help="Continue a run from its checkpoint.npz: its folder, or its id under "
+        "--out.", show_default=False)] = None,
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", min=1, help="With --resume: the new total of iterations (extends a "
+        "completed run).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON result per run on stdout."
                                           )] = False,
     blas_threads: BlasOpt = 1,
 ) -> None:
-    """Train one experiment per CONFIG; each writes a run folder under --out."""
-    sets = [*(set_ or []), *([f"seed={seed}"] if seed is not None else [])]
-    cfgs = load_configs(configs, sets)
+    """Train one experiment per CONFIG; each writes a run folder under --out.
+
+    With --resume RUN, continue that run from its checkpoint instead (same folder, same bits as
+    if it had never stopped); --iterations N extends it to N iterations in all.
+    """
     from dlcli import api
 
+    if resume is not None:
+        _resume(resume, configs, set_, seed, iterations, out, quiet, as_json, blas_threads)
+    if not configs:
+        guarded(_usage("give one or more CONFIG files, or --resume RUN"))
+    if iterations is not None:
+        guarded(_usage("--iterations goes with --resume (a config sets "
+                       "strategy.iterations: --set strategy.iterations=N)"))
+    sets = [*(set_ or []), *([f"seed={seed}"] if seed is not None else [])]
+    assert configs is not None
+    cfgs = load_configs(configs, sets)
     code = EXIT_OK
     for path, cfg in zip(configs, cfgs, strict=True):
         extra = ["--out", str(out)] + (["--blas-threads", str(blas_threads)]
@@ -74,12 +93,44 @@ def train(
         command = _command_line("train", path, sets, extra)
         result = guarded(partial(api.train, cfg, out=out, callbacks=_displays(quiet),
                                  command=command, blas_threads=blas_threads or None))
-        _report(result, as_json)
-        if result["status"] == "interrupted":
-            raise typer.Exit(interrupted_code())
-        if result["status"] != "completed":
-            code = EXIT_FAILED
+        code = max(code, _finish_run(result, as_json))
     raise typer.Exit(code)
+
+
+def _usage(message: str) -> Any:
+    from dlcli.errors import UsageError
+
+    def raise_it() -> None:
+        raise UsageError(message)
+
+    return raise_it
+
+
+def _resume(ref: str, configs: list[Path] | None, set_: list[str] | None, seed: int | None,
+            iterations: int | None, out: Path, quiet: bool, as_json: bool,
+            blas_threads: int) -> None:
+    """``dlcli train --resume RUN [--iterations N]``: continue one run in place."""
+    from dlcli import api
+    from dlcli.runs import resolve_run
+
+    if configs or set_ or seed is not None:
+        guarded(_usage("--resume continues a run with its own config; CONFIG files, --set "
+                       "and --seed do not apply"))
+    run_dir = guarded(lambda: resolve_run(ref, out))
+    words = ["dlcli", "train", "--resume", str(run_dir)]
+    words += ["--iterations", str(iterations)] if iterations else []
+    result = guarded(partial(api.resume_run, run_dir, iterations=iterations,
+                             callbacks=_displays(quiet), command=shlex.join(words),
+                             blas_threads=blas_threads or None))
+    raise typer.Exit(_finish_run(result, as_json))
+
+
+def _finish_run(result: dict[str, Any], as_json: bool) -> int:
+    """Print a run's summary; its exit code (interrupted ends the whole command at once)."""
+    _report(result, as_json)
+    if result["status"] == "interrupted":
+        raise typer.Exit(interrupted_code())
+    return EXIT_OK if result["status"] == "completed" else EXIT_FAILED
 
 
 def _command_line(name: str, path: Path, sets: list[str], extra: list[str]) -> str:

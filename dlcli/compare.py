@@ -8,7 +8,6 @@ there, so the numbers are the same bit for bit in every mode) and returns the re
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -21,7 +20,7 @@ from dlcli.callbacks import now_iso, versions
 from dlcli.config import validate
 from dlcli.errors import DlcliError, UsageError
 from dlcli.report import Summary, make_row, write_summary
-from dlcli.runs import create_run_dir, read_json, write_json
+from dlcli.runs import create_run_dir, folder_lock, read_json, write_json
 from dlcli.sweep import Plan, Variant, config_hash
 
 SWEEP_FILE = "sweep.json"
@@ -36,7 +35,7 @@ def run_variant(task: Mapping[str, Any], callbacks: Sequence[Any] = ()) -> Outco
     """The worker: train one variant into its run folder. Never raises for a failing variant: a
     run that cannot even start is recorded as failed (in its folder too) and the others go on.
     ``callbacks`` (a live display) only in this process: workers run without."""
-    from dlcli import api
+    from dlcli import runner
     from dlcli.blas import pin_blas_for_good
 
     # Pin BLAS for the whole worker process, not just this task: a Dask worker may run several
@@ -45,8 +44,11 @@ def run_variant(task: Mapping[str, Any], callbacks: Sequence[Any] = ()) -> Outco
     run_dir = Path(task["run_dir"])
     try:
         cfg = validate(task["config"], task["label"])
-        return task["index"], api.train(cfg, run_dir=run_dir, command=task["command"],
-                                        callbacks=callbacks)
+        if task.get("resume"):  # a variant stopped part-way: continue it from its checkpoint
+            return task["index"], runner.resume(run_dir, command=task["command"],
+                                                callbacks=callbacks)
+        return task["index"], runner.run(cfg, run_dir=run_dir, command=task["command"],
+                                         callbacks=callbacks)
     except Exception as exc:  # one variant's crash must never stop the sweep
         return task["index"], _failed(run_dir, exc)
 
@@ -158,55 +160,30 @@ def finished_rows(folder: Path, plan: Plan) -> dict[int, dict[str, Any]]:
     return rows
 
 
+def _resumable(run: Path, v: Variant) -> bool:
+    """A variant stopped part-way (killed, interrupted) that can continue from its checkpoint:
+    one of this very config, not yet at its end, and not failed or diverged."""
+    from dlcli.checkpoint import FILE
+
+    if not (run / FILE).is_file():
+        return False
+    try:
+        config = safe_yaml.load((run / "config.yaml").read_text(encoding="utf-8"),
+                                str(run / "config.yaml"))
+    except (OSError, ValueError, DlcliError):
+        return False
+    if not isinstance(config, dict) or config_hash(config) != v.hash:
+        return False
+    try:
+        status = read_json(run / "result.json").get("status")
+    except (OSError, ValueError, AttributeError):
+        status = None  # killed before it could write one
+    return status in (None, "interrupted")
+
+
 def _task(folder: Path, v: Variant, command: str) -> Task:
     return {"index": v.index, "label": v.label, "config": v.raw,
             "run_dir": str(folder / v.folder), "command": command}
-
-
-LOCK = ".lock"
-
-
-@contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
-    """Hold ``folder/.lock`` while variants run, so two ``--resume`` of one comparison never
-    delete each other's runs. A lock left by a process that is gone (same host) is taken over."""
-    lock = folder / LOCK
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            pid = _lock_owner(lock)
-            if pid is not None and _alive(pid):
-                raise UsageError(f"{folder}: in use by another dlcli compare (pid {pid}); wait "
-                                 f"for it to end, or remove {lock} if it is not running") from None
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        break
-    else:
-        raise UsageError(f"{folder}: could not take {lock}; is another dlcli compare starting?")
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _lock_owner(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_plan(plan: Plan, folder: Path, runner: Runner, *,
@@ -214,7 +191,8 @@ def run_plan(plan: Plan, folder: Path, runner: Runner, *,
              sort: str | None = None, on_row: OnRow | None = None, command: str = "") -> Summary:
     """Run every variant not in ``done``; each row is written to the summaries as it arrives.
     ``command`` (the compare command line) goes into each run's result.json."""
-    with _exclusive(folder):
+    busy = "in use by another dlcli compare"
+    with folder_lock(folder, busy):
         return _run_pending(plan, folder, runner, done or {}, fail_fast, sort, on_row, command)
 
 
@@ -224,12 +202,15 @@ def _run_pending(plan: Plan, folder: Path, runner: Runner, done: Mapping[int, di
     summary = Summary(folder, plan.name, plan.grid_keys, len(plan.variants),
                       rows=[done[i] for i in sorted(done)])
     pending = [v for v in plan.variants if v.index not in done]
-    for v in pending:  # an unfinished earlier attempt: replaced by this one
-        shutil.rmtree(folder / v.folder, ignore_errors=True)
+    resumable = {v.index for v in pending if _resumable(folder / v.folder, v)}
+    for v in pending:  # an unfinished earlier attempt without a checkpoint: started again
+        if v.index not in resumable:
+            shutil.rmtree(folder / v.folder, ignore_errors=True)
     by_index = {v.index: v for v in plan.variants}
     write_summary(summary, sort)
+    tasks = [{**_task(folder, v, command), "resume": v.index in resumable} for v in pending]
     try:
-        with closing(runner([_task(folder, v, command) for v in pending])) as outcomes:
+        with closing(runner(tasks)) as outcomes:
             for index, result in _survive(outcomes, summary):
                 row = make_row(by_index[index], result)
                 _add(summary, row, sort)

@@ -1,6 +1,7 @@
 """The errors a user can cause, each with the exit code the CLI turns it into.
 
-Only ``cli_common.guarded`` maps them to exit codes (docs/errors.md lists every one); everywhere else raises them with a one-line message
+Only ``cli_common.guarded`` maps them to exit codes (docs/errors.md lists every one);
+everywhere else raises them with a one-line message
 that names the file, the key or value, and what was expected.
 """
 

@@ -115,6 +115,54 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
+LOCK = ".lock"
+
+
+@contextmanager
+def folder_lock(folder: Path, busy: str = "in use by another dlcli") -> Iterator[None]:
+    """Hold ``folder/.lock`` (our pid) for the block: a run training or resuming, a comparison
+    running. A second process is refused with one line; a lock left by a process that is gone
+    (same host) is taken over."""
+    lock = folder / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = lock_owner(folder)
+            if pid is not None and pid_alive(pid):
+                raise UsageError(f"{folder}: {busy} (pid {pid}); wait for it to end, or "
+                                 f"remove {lock} if it is not running") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise UsageError(f"{folder}: could not take {lock}; is another dlcli starting?")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def lock_owner(folder: Path) -> int | None:
+    """The pid holding ``folder``'s lock, or None."""
+    try:
+        return int((folder / LOCK).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # --------------------------------------------------------------------------- reading run folders
 
 

@@ -4,12 +4,19 @@ A strategy is a generator: given a model, the data, its config, the initial para
 random generator, it yields one :class:`Step` per iteration, forever. Only ``train()`` decides
 when to stop and when to evaluate. ``Step.params`` are the weights the strategy would hand
 back now (the best seen for the random strategies, the current ones for gradient methods).
+
+Its state is data: the variables the lecture names (``bestW`` and ``bestloss`` of random
+search, ``W`` of random local search, the weights and the update rule's ``v``/``grad_squared``/
+``m``) live in a small dataclass that every Step carries (``Step.state``). The loop saves it in
+a checkpoint; passing it back as ``state=`` continues the run exactly where it stopped, to the
+same bits (with the random generator restored to the state saved with it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,63 +36,105 @@ class Step:
     loss: float
     params: Params  # the weights kept so far
     evals: int  # loss evaluations this iteration cost (a gradient counts as one)
+    state: Any = None  # the strategy's state after this iteration: enough to continue from
 
 
-Strategy = Callable[[Model, Dataset, StrategyConfig, Params, np.random.Generator], Iterator[Step]]
+@dataclass
+class RandomSearchState:
+    """Random search: the best weights drawn so far and their loss."""
+
+    iteration: int
+    bestW: Params
+    bestloss: float
+    rows: np.ndarray | None  # the fixed training rows scored (None: all of them)
 
 
-def _eval_set(data: Dataset, cfg: StrategyConfig, rng: np.random.Generator
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """The training rows a loss-only strategy scores on: all, or one fixed random subset.
+@dataclass
+class LocalSearchState:
+    """Random local search: the weights we stand on and their loss."""
 
-    A fixed subset (drawn once) keeps the comparison between candidates fair.
-    """
+    iteration: int
+    W: Params
+    bestloss: float
+    rows: np.ndarray | None
+
+
+@dataclass
+class DescentState:
+    """The gradient methods: the weights ``x`` and, per tensor, the update rule's buffers
+    (``v`` of momentum, ``grad_squared`` of AdaGrad/RMSProp, ``m``, ``v``, ``t`` of Adam).
+    The schedule's step is ``iteration`` itself."""
+
+    iteration: int
+    x: Params
+    rule: dict[str, optim.State] = field(default_factory=dict)
+    rows: np.ndarray | None = None  # numerical-gd: the fixed rows it differentiates on
+
+
+Strategy = Callable[..., Iterator[Step]]
+
+
+def _eval_rows(data: Dataset, cfg: StrategyConfig, rng: np.random.Generator
+               ) -> np.ndarray | None:
+    """The training rows a loss-only strategy scores on: all (None), or one fixed random
+    subset, drawn once, so that the comparison between candidates is fair."""
     if cfg.eval_batch is None or cfg.eval_batch >= data.X_train.shape[0]:
+        return None
+    return rng.choice(data.X_train.shape[0], size=cfg.eval_batch, replace=False)
+
+
+def _rows(data: Dataset, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if rows is None:
         return data.X_train, data.y_train
-    idx = rng.choice(data.X_train.shape[0], size=cfg.eval_batch, replace=False)
-    return data.X_train[idx], data.y_train[idx]
+    return data.X_train[rows], data.y_train[rows]
 
 
 def random_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-                  rng: np.random.Generator) -> Iterator[Step]:
+                  rng: np.random.Generator, state: RandomSearchState | None = None
+                  ) -> Iterator[Step]:
     """Each iteration draws a fresh ``W = init_scale * randn``; keep the lowest loss seen.
 
     A model may say how to draw instead (``sample_params(rng)``): a landscape draws a point
     of its plotting box.
     """
-    X, y = _eval_set(data, cfg, rng)
+    s = state
+    if s is None:
+        rows = _eval_rows(data, cfg, rng)
+        X, y = _rows(data, rows)
+        s = RandomSearchState(0, params, model.loss(params, X, y), rows)
+    X, y = _rows(data, s.rows)
     sample = getattr(model, "sample_params", None)
-    best, best_loss = params, model.loss(params, X, y)
-    it = 0
     while True:
-        it += 1
-        trial = (sample(rng) if sample is not None
-                 else model.init_params(data.n_features, data.n_outputs, rng))
-        loss = model.loss(trial, X, y)
-        if loss < best_loss:
-            best, best_loss = trial, loss
-        yield Step(it, best_loss, best, 1)
+        s.iteration += 1
+        W = (sample(rng) if sample is not None
+             else model.init_params(data.n_features, data.n_outputs, rng))
+        loss = model.loss(W, X, y)
+        if loss < s.bestloss:
+            s.bestW, s.bestloss = W, loss
+        yield Step(s.iteration, s.bestloss, s.bestW, 1, s)
 
 
 def random_local_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-                        rng: np.random.Generator) -> Iterator[Step]:
-    """``W_try = W + step_size * randn``, accepted only if the loss goes down."""
-    X, y = _eval_set(data, cfg, rng)
-    current, current_loss = params, model.loss(params, X, y)
-    it = 0
+                        rng: np.random.Generator, state: LocalSearchState | None = None
+                        ) -> Iterator[Step]:
+    """``Wtry = W + step_size * randn``, accepted only if the loss goes down."""
+    s = state
+    if s is None:
+        rows = _eval_rows(data, cfg, rng)
+        X, y = _rows(data, rows)
+        s = LocalSearchState(0, params, model.loss(params, X, y), rows)
+    X, y = _rows(data, s.rows)
     while True:
-        it += 1
-        trial = {k: w + cfg.step_size * rng.standard_normal(w.shape, dtype=w.dtype)
-                 for k, w in current.items()}
-        loss = model.loss(trial, X, y)
-        if loss < current_loss:
-            current, current_loss = trial, loss
-        yield Step(it, current_loss, current, 1)
+        s.iteration += 1
+        Wtry = {k: w + cfg.step_size * rng.standard_normal(w.shape, dtype=w.dtype)
+                for k, w in s.W.items()}
+        loss = model.loss(Wtry, X, y)
+        if loss < s.bestloss:
+            s.W, s.bestloss = Wtry, loss
+        yield Step(s.iteration, s.bestloss, s.W, 1, s)
 
 
 GradFn = Callable[[Params, np.ndarray, np.ndarray], tuple[float, Params]]
-
-
 Batches = Callable[[], tuple[np.ndarray, np.ndarray]]
 
 
@@ -102,73 +151,77 @@ def _batches(data: Dataset, batch: int | None, rng: np.random.Generator) -> Batc
     return draw
 
 
-def _descend(data: Dataset, cfg: StrategyConfig, params: Params, rng: np.random.Generator,
+def _descend(data: Dataset, cfg: StrategyConfig, s: DescentState, rng: np.random.Generator,
              grad_fn: GradFn, batches: Batches, evals: int = 1) -> Iterator[Step]:
     """Shared loop of the gradient methods: rows, gradient, noise, clipping, learning rate of
-    this step, update rule, weight decay. ``params`` are updated in place."""
+    this step, update rule, weight decay. ``s.x`` is updated in place."""
     rule = optim.UPDATES[cfg.update_rule]
     schedule = optim.SCHEDULES[cfg.schedule]
     hyper = {"rho": cfg.rho, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps,
              "decay_rate": cfg.decay_rate}
     noise = float(data.info.get("gradient_noise", 0.0))  # landscapes: noisy gradients
-    state: dict[str, optim.State] = {k: {} for k in params}
-    it = 0
+    for k in s.x:
+        s.rule.setdefault(k, {})
     while True:
-        it += 1
-        loss, grads = grad_fn(params, *batches())
+        s.iteration += 1
+        loss, grads = grad_fn(s.x, *batches())
         if noise:
             for g in grads.values():
                 g += noise * rng.standard_normal(g.shape, dtype=g.dtype)
         if cfg.clip_norm is not None:
             optim.clip_by_global_norm(grads, cfg.clip_norm)
-        lr = schedule(it - 1, lr=cfg.lr, decay=cfg.lr_decay, every=cfg.lr_step_every,
+        lr = schedule(s.iteration - 1, lr=cfg.lr, decay=cfg.lr_decay, every=cfg.lr_step_every,
                       total=cfg.iterations)
-        for k, w in params.items():
-            state[k] = rule(w, grads[k], state[k], lr=lr, **hyper)
-        optim.decay_weights(params.values(), lr, cfg.weight_decay)
-        yield Step(it, loss, params, evals)
+        for k, w in s.x.items():
+            s.rule[k] = rule(w, grads[k], s.rule[k], lr=lr, **hyper)
+        optim.decay_weights(s.x.values(), lr, cfg.weight_decay)
+        yield Step(s.iteration, loss, s.x, evals, s)
 
 
 def numerical_gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-                 rng: np.random.Generator) -> Iterator[Step]:
+                 rng: np.random.Generator, state: DescentState | None = None
+                 ) -> Iterator[Step]:
     """Follow the slope: ``dW`` by centred differences with step ``h``, then the update rule
     (``W -= lr * dW`` by default).
 
     Uses the fast numerical gradient (:mod:`dlcli.numgrad`) on the fixed ``eval_batch`` rows,
     in float64 so that ``L(w + h) - L(w - h)`` keeps its digits.
     """
-    X, y = _eval_set(data, cfg, rng)
-    w64 = {k: v.astype(np.float64) for k, v in params.items()}
-    n_coords = sum(v.size for v in w64.values())
+    s = state or DescentState(0, {k: v.astype(np.float64) for k, v in params.items()},
+                              rows=_eval_rows(data, cfg, rng))
+    X, y = _rows(data, s.rows)
+    n_coords = sum(v.size for v in s.x.values())
 
     def grad_fn(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
         return model.loss(p, X, y), numerical_gradient_fast(model, p, X, y, cfg.h)
 
-    for step in _descend(data, cfg, w64, rng, grad_fn, lambda: (X, y), 1 + 2 * n_coords):
-        step.params = {k: v.astype(params[k].dtype) for k, v in w64.items()}
+    for step in _descend(data, cfg, s, rng, grad_fn, lambda: (X, y), 1 + 2 * n_coords):
+        step.params = {k: v.astype(params[k].dtype) for k, v in s.x.items()}
         yield step
 
 
 def gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-       rng: np.random.Generator) -> Iterator[Step]:
+       rng: np.random.Generator, state: DescentState | None = None) -> Iterator[Step]:
     """Full-batch gradient descent on the whole training split: ``W -= lr * dW`` (or the rule
     ``strategy.update`` names)."""
-    return _descend(data, cfg, _copy(params), rng, model.loss_and_grad,
-                    _batches(data, None, rng))
+    s = state or DescentState(0, _copy(params))
+    return _descend(data, cfg, s, rng, model.loss_and_grad, _batches(data, None, rng))
 
 
 def sgd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-        rng: np.random.Generator) -> Iterator[Step]:
+        rng: np.random.Generator, state: DescentState | None = None) -> Iterator[Step]:
     """Minibatch SGD: ``batch_size`` random training rows per step, ``W -= lr * dW`` (or the
     rule ``strategy.update`` names)."""
-    return _descend(data, cfg, _copy(params), rng, model.loss_and_grad,
+    s = state or DescentState(0, _copy(params))
+    return _descend(data, cfg, s, rng, model.loss_and_grad,
                     _batches(data, cfg.batch_size, rng))
 
 
 def momentum(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
-             rng: np.random.Generator) -> Iterator[Step]:
+             rng: np.random.Generator, state: DescentState | None = None) -> Iterator[Step]:
     """Minibatch SGD with momentum: ``v = rho * v + dW; W -= lr * v``."""
-    return _descend(data, cfg, _copy(params), rng, model.loss_and_grad,
+    s = state or DescentState(0, _copy(params))
+    return _descend(data, cfg, s, rng, model.loss_and_grad,
                     _batches(data, cfg.batch_size, rng))
 
 
@@ -202,4 +255,22 @@ STRATEGIES: dict[str, Strategy] = {
     "gd": gd,
     "sgd": sgd,
     "momentum": momentum,
+}
+def held_params(state: Any) -> Params:
+    """The weights a state holds: the best (random search), the current ones (the others)."""
+    if isinstance(state, RandomSearchState):
+        return state.bestW
+    if isinstance(state, LocalSearchState):
+        return state.W
+    return state.x
+
+
+# The class of each strategy's state, to rebuild it from a checkpoint (a file never names one).
+STATES: dict[str, type] = {
+    "random-search": RandomSearchState,
+    "random-local-search": LocalSearchState,
+    "numerical-gd": DescentState,
+    "gd": DescentState,
+    "sgd": DescentState,
+    "momentum": DescentState,
 }

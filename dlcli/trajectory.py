@@ -27,6 +27,8 @@ class TrajectoryWriter(Callback):
         self.title = landscape.name
 
     def on_start(self, start: RunStart) -> None:
+        if start.resumed_at:  # the path so far, from the x, y columns of metrics.csv
+            self.path = self.path[:1] + _points(self.folder / "metrics.csv", start.resumed_at)
         s = start.config.strategy
         rule = f" + {s.update}" if s.update and s.update != s.name else ""
         noise = start.config.data.noise
@@ -44,6 +46,19 @@ class TrajectoryWriter(Callback):
             plot(self.folder / "trajectory.png", points, self.landscape, self.title)
         except Exception as exc:  # a picture must never cost the run its results
             warnings.warn(f"trajectory.png not drawn: {exc}", RuntimeWarning, stacklevel=1)
+
+
+def _points(metrics: Path, last: int) -> list[tuple[float, ...]]:
+    """The points of iterations 1..``last`` recorded in a landscape run's metrics.csv."""
+    points: list[tuple[float, ...]] = []
+    try:
+        with open(metrics, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if int(row["iteration"]) <= last:
+                    points.append((float(row["x"]), float(row["y"])))
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # a folder without them draws what it has
+    return points
 
 
 def write_csv(path: Path, points: np.ndarray, land: Landscape) -> None:

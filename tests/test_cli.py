@@ -37,7 +37,7 @@ def test_train_writes_a_complete_run_folder(write_config, tmp_path):
     (run,) = _run_dirs(out)
     assert run.name.endswith(run.name[-6:]) and "-small-" in run.name
     assert {p.name for p in run.iterdir()} == {"config.yaml", "metrics.csv", "result.json",
-                                               "params.npz", "loss.png"}
+                                               "params.npz", "loss.png", "checkpoint.npz"}
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = json.loads((run / "result.json").read_text())
     assert result["status"] == "completed" and result["iterations"] == 20
@@ -208,12 +208,12 @@ def test_a_failing_trajectory_plot_keeps_the_results(tmp_path, monkeypatch):
 
 
 def test_out_of_memory_is_one_line(write_config, monkeypatch):
-    import dlcli.api
+    import dlcli.runner
 
     def no_memory(cfg):
         raise MemoryError
 
-    monkeypatch.setattr(dlcli.api, "load_data", no_memory)
+    monkeypatch.setattr(dlcli.runner, "build", no_memory)
     res = _run("train", str(write_config(small_raw())), "-q")
     assert res.exit_code == 3 and "out of memory" in res.output and "Traceback" not in res.output
 
