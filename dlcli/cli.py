@@ -163,6 +163,9 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     if m.get("final_x") is not None:  # a landscape: where the point ended
         parts.append(f"final point ({m['final_x']:.4g}, {m['final_y']:.4g})")
     loss = m.get("final_loss")
+    if result.get("rows_dropped"):
+        n = result["rows_dropped"]
+        parts.append(f"{n:,} invalid row{'s' if n != 1 else ''} dropped")
     lines = [
         f"[{colour}]{status}[/] {result['run_dir']}",
         f"  {', '.join(parts)}; final loss {'-' if loss is None else f'{loss:.4g}'}; "

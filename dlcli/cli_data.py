@@ -54,6 +54,13 @@ def _show(desc: dict[str, Any], console: Console) -> None:
                       + ", ".join(f"{k} {v:,.0f}" for k, v in price.items()), soft_wrap=True)
         names = desc.get("feature_names") or []
         console.print(f"{len(names)} features: {', '.join(names)}", soft_wrap=True)
+        if desc.get("ignored_columns"):
+            console.print(f"not used (name them in data.features to use them): "
+                          f"{', '.join(desc['ignored_columns'])}", soft_wrap=True)
+        if desc.get("rows_dropped"):
+            n = desc["rows_dropped"]
+            console.print(f"{n:,} row{'s' if n != 1 else ''} dropped for a missing or invalid "
+                          f"value (data.drop_invalid)", soft_wrap=True)
     if "landscape" in desc:
         land = desc["landscape"]
         console.print(f"landscape {land['function']}: the parameters are a 2-vector starting at "

@@ -60,10 +60,18 @@ def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] 
             path.mkdir(parents=True, exist_ok=True)
         folder = RunFolder(path, command or shlex.join(sys.argv),
                            config_hash=checkpoint.config_key(cfg.model_dump(mode="json")),
-                           extra=extra)
+                           extra={**data_facts(data), **(extra or {})})
         with folder_lock(path, "in use by another dlcli train"):
             train_loop(cfg, data, model, _listeners(folder, data, callbacks))
     return folder.result
+
+
+def data_facts(data: Dataset) -> dict[str, Any]:
+    """What result.json says about the data beyond the config: rows data.drop_invalid left
+    out of a house table."""
+    if "n_dropped" in data.info:
+        return {"rows_dropped": int(data.info["n_dropped"])}
+    return {}
 
 
 def _listeners(folder: RunFolder, data: Dataset, callbacks: Sequence[Callback]
@@ -110,6 +118,7 @@ def resume(run_dir: str | Path, *, iterations: int | None = None,
         except (OSError, ValueError):
             old = {}
         keep = {k: old[k] for k in ("tags", "note") if isinstance(old, dict) and k in old}
+        keep.update(data_facts(data))
         folder = RunFolder(path, command or shlex.join(sys.argv),
                            config_hash=tree["config_hash"], extra=keep,
                            resume={k: tree.get(k) for k in ("metrics_bytes", "segments",

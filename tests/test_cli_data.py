@@ -40,3 +40,27 @@ def test_data_download_unknown_name_and_unreachable(tmp_path):
     res = runner.invoke(app, ["data", "download", "cifar10", "--dir", str(tmp_path),
                               "--url", "http://127.0.0.1:9/cifar-10-python.tar.gz"])
     assert res.exit_code == 2 and "cannot reach" in res.output
+
+
+def test_dropped_rows_and_unused_columns_are_reported_everywhere(write_config, tmp_path):
+    from tests.conftest import write_kc_csv
+
+    path = write_kc_csv(tmp_path / "kc.csv", 120)
+    lines = path.read_text().splitlines()
+    lines[0] += ",Unnamed: 0"
+    lines[1:] = [f"{line},{i}" for i, line in enumerate(lines[1:])]
+    fields = lines[3].split(",")
+    fields[3] = "n/a"  # bedrooms of the third row
+    lines[3] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    raw = {"name": "h", "data": {"source": "houses", "path": str(path), "drop_invalid": True},
+           "model": {"name": "linear-regression"}, "strategy": {"name": "gd", "iterations": 5,
+                                                                "lr": 0.01}}
+    cfg = write_config(raw)
+    info = runner.invoke(app, ["data", "info", str(cfg)])
+    assert info.exit_code == 0, info.output
+    assert "1 row dropped" in info.output and "Unnamed: 0" in info.output
+    res = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "runs"), "--json"])
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout.splitlines()[0])
+    assert result["rows_dropped"] == 1 and "1 invalid row dropped" in res.output

@@ -27,6 +27,9 @@ def describe(data: Dataset, cfg: Config) -> dict[str, Any]:
     elif data.task == "regression":
         out["target"] = _target(data)
         out["feature_names"] = data.feature_names
+        # what the CSV held but is not a feature, and the rows data.drop_invalid left out
+        out["ignored_columns"] = list(data.info.get("ignored_columns") or [])
+        out["rows_dropped"] = int(data.info.get("n_dropped") or 0)
     else:  # a landscape: no samples, a 2-D function of the parameters
         out["landscape"] = {k: data.info.get(k) for k in ("function", "start", "gradient_noise")}
     if "image_shape" in data.info:

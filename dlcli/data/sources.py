@@ -17,8 +17,6 @@ from dlcli.data.cifar import image_dataset, synthetic_dataset
 from dlcli.data.landscape import landscape_dataset
 from dlcli.errors import DataError
 
-SYNTHETIC_HOUSE_ROWS = 10_000  # rows generated when the split is given as fractions
-
 
 def _data_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 1]))
@@ -67,17 +65,10 @@ def _houses(cfg: DataConfig, seed: int) -> Dataset:
 
 
 def _houses_synthetic(cfg: DataConfig, seed: int) -> Dataset:
-    from dlcli.data.houses import encode_houses, houses_dataset
-    from dlcli.data.houses_synthetic import synthetic_houses
+    """Each split from its own stream: the training rows depend on (seed, num_train) only."""
+    from dlcli.data.houses_synthetic import houses_synthetic_dataset
 
-    sizes = (cfg.num_train, cfg.num_val, cfg.num_test)
-    counts = all(isinstance(v, int) for v in sizes)
-    n = int(sum(sizes)) if counts else SYNTHETIC_HOUSE_ROWS
-    rng = _data_rng(seed)
-    table = encode_houses(synthetic_houses(n, rng), features=cfg.features, date=cfg.date,
-                          zipcode=cfg.zipcode)
-    return houses_dataset(table, num_train=cfg.num_train, num_val=cfg.num_val,
-                          num_test=cfg.num_test, log_target=cfg.log_target, rng=rng)
+    return houses_synthetic_dataset(cfg, seed)
 
 
 SOURCES: dict[str, Callable[[DataConfig, int], Dataset]] = {
