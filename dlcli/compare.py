@@ -224,7 +224,7 @@ def _run_pending(plan: Plan, folder: Path, runner: Runner, done: Mapping[int, di
         summary.interrupted = True
     if not summary.interrupted:
         _plots(summary)
-        write_summary(summary, sort)  # now summary.md links the plots
+    write_summary(summary, sort)  # says interrupted, or links the plots
     return summary
 
 

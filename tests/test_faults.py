@@ -78,6 +78,8 @@ def test_a_signal_mid_compare_keeps_the_rows_so_far(write_config, tmp_path, sig,
     proc = _dlcli("compare", str(_sweep(write_config, tmp_path)), "--out", str(out), "--jobs",
                   jobs, "--quiet")
     _wait_for("compare-*/*-slow/metrics.csv", out)
+    _wait_for("compare-*/*-quick/result.json", out, min_size=10)  # in parallel with --jobs 2
+    time.sleep(0.5)  # its row reaches the parent
     proc.send_signal(sig)
     try:
         _, err = proc.communicate(timeout=60)
