@@ -313,6 +313,8 @@ REFUSED = {
     "CIFAR-100 keys": (batch_of(py2str(b"fine_labels") + label_list([1])),
                        "unexpected key b'fine_labels' (a CIFAR-10 batch holds b'batch_label', "
                        "b'labels', b'data', b'filenames')"),
+    "an array never filled": (with_data(RECONSTRUCT + NDARRAY + b"K\x00\x85" + py2str(b"b")
+                                        + b"\x87R"), "b'data' is an array never filled"),
     "labels missing": (batch_of(py2str(b"data") + reconstructed(1, bytes(3072))),
                        "b'labels' is missing, expected a list of ints"),
     "labels a string": (with_data(reconstructed(1, bytes(3072)), py2str(b"1")),

@@ -1,10 +1,10 @@
 """Run a CIFAR-10 batch's pickle on a small stack machine of our own, calling nothing it names.
 
 A pickle is a program; ``pickle.load`` runs it and calls whatever the file names. This reader
-interprets the opcodes itself, and only those of protocols 2-5 that the official batches and
-numpy's own pickles of a uint8 array use (``pickle_values`` says what REDUCE and BUILD may do:
-globals are mere tokens, the only array is one it makes from the file's bytes). It also fixes
-the shape values may take and bounds what they may cost:
+interprets the opcodes of protocols 2-5 that the official batches and numpy's pickles of a
+uint8 array use, and no others (``pickle_values`` says what REDUCE and BUILD may do: globals
+are mere tokens, the only array is one it makes). It fixes the shapes values may take and
+bounds what they cost:
 
 * lists hold ints or short strings, tuples hold leaves or tuples of leaves, the one dict holds
   strings, lists or the array: nothing nests deeper than 3, nothing is walked recursively;
@@ -23,19 +23,10 @@ import re
 import struct
 import sys
 from collections.abc import Callable
+from typing import cast
 
-from dlcli.data.pickle_values import (
-    Blob,
-    Corrupt,
-    DType,
-    Pixels,
-    Refused,
-    Token,
-    call,
-    describe,
-    global_token,
-    set_state,
-)
+from dlcli.data import pickle_values as pv  # what the values are, what REDUCE and BUILD do
+from dlcli.data.pickle_values import Corrupt, Refused, describe
 
 __all__ = ["run"]
 
@@ -45,7 +36,6 @@ BUDGET_FACTOR = 3  # what a file may make us build, in multiples of its size (+ 
 BUDGET_SLACK = 64 * 1024
 BLOB_BYTES = 4096  # longer byte strings stay views of the file (only pixels are that long)
 _WIDE_UTF8 = re.compile(rb"[\xc4-\xff]")  # lead bytes of characters beyond U+00FF
-_LEAVES = (int, bool, type(None), bytes, str, Token)
 _BYTE = struct.Struct("<B")
 
 
@@ -140,65 +130,41 @@ class _Machine:
         if index >= len(self.memo):
             raise Corrupt(f"a memo GET of index {index}, never PUT")
         value = self.memo[index]
-        if not isinstance(value, (*_LEAVES, Blob)):
+        if not isinstance(value, pv.SHAREABLE):
             raise Refused(f"a second reference (memo GET) to {describe(value)}: the values of a "
                           f"CIFAR-10 batch are never shared")
         self.push(value)
 
-    # --- building values ---
+    # --- building values (pickle_values checks what each may hold) ---
     def tuple_of(self, items: list[object]) -> None:
-        for item in items:
-            for v in item if isinstance(item, tuple) else (item,):
-                if isinstance(v, tuple):
-                    raise Refused("tuples nested more than 2 deep (a CIFAR-10 batch's never are)")
-                if not isinstance(v, (*_LEAVES, Blob, DType)):
-                    raise Refused(f"a tuple holding {describe(v)} (tuples in a CIFAR-10 batch hold "
-                                  f"numbers, strings or tuples of them)")
+        pv.check_tuple(items)
         self.charge(40 + 8 * len(items))
         self.push(tuple(items))
 
     def append(self, items: list[object]) -> None:
         target = self.top()
-        if not isinstance(target, list):
-            raise Refused(f"APPEND to {describe(target)}, expected a list")
-        for item in items:
-            if type(item) not in (int, bytes, str):
-                raise Refused(f"a list item that is {describe(item)} (the lists of a CIFAR-10 "
-                              f"batch hold int labels or file names)")
+        pv.check_list(target, items)
         self.charge(9 * len(items))
-        target.extend(items)
+        cast(list, target).extend(items)  # a list: checked above
 
     def setitems(self, items: list[object]) -> None:
         target = self.top()
-        if not isinstance(target, dict) or len(items) % 2:
-            raise Refused(f"SETITEM on {describe(target)}, expected the batch dict")
-        for key, value in zip(items[::2], items[1::2], strict=True):
-            if not isinstance(key, (bytes, str)):
-                raise Refused(f"a dict key that is {describe(key)}, expected a string")
-            if key in target:
-                raise Refused(f"the dict key {describe(key)} twice")
-            if not isinstance(value, (bytes, str, list, Pixels)):
-                raise Refused(f"a dict value that is {describe(value)} (a CIFAR-10 batch holds "
-                              f"strings, lists and the pixel array)")
-            self.charge(100)
-            target[key] = value
+        pairs = pv.check_dict(target, items)
+        self.charge(100 * len(pairs))
+        cast(dict, target).update(pairs)  # a dict: checked above
 
 
 def _reduce(m: _Machine) -> None:
     func, args = m.pop(2)
-    value, cost = call(func, args)
+    value, cost = pv.call(func, args)
     m.charge(cost)
     m.push(value)
 
 
 def _build(m: _Machine) -> None:
     target, state = m.pop(2)
-    set_state(target, state)
+    pv.set_state(target, state)
     m.push(target)
-
-
-def _global(m: _Machine, module: object, name: object) -> None:
-    m.push(global_token(module, name))
 
 
 def _text(m: _Machine, n: int) -> None:
@@ -215,7 +181,7 @@ def _binary(m: _Machine, n: int) -> None:
     view = m.take(n)
     if n > BLOB_BYTES:
         m.charge(200)
-        m.push(Blob(view))  # pixels: a view of the file's own buffer, not a copy
+        m.push(pv.Blob(view))  # pixels: a view of the file's own buffer, not a copy
     else:
         m.leaf(bytes(view))
 
@@ -261,7 +227,7 @@ def _tuple_n(n: int) -> Callable[[_Machine], None]:
 
 def _stack_global(m: _Machine) -> None:
     module, name = m.pop(2)
-    _global(m, module, name)
+    m.push(pv.global_token(module, name))
 
 
 _OPS: dict[int, Callable[[_Machine], None]] = {
@@ -299,7 +265,7 @@ _OPS: dict[int, Callable[[_Machine], None]] = {
     0x94: lambda m: m.put(len(m.memo)),  # MEMOIZE
     ord("h"): _arg("<B", _Machine.get),  # BINGET
     ord("j"): _arg("<I", _Machine.get),  # LONG_BINGET
-    ord("c"): lambda m: _global(m, m.line(), m.line()),
+    ord("c"): lambda m: m.push(pv.global_token(m.line(), m.line())),
     0x93: _stack_global,
     ord("R"): _reduce,
     ord("b"): _build,
@@ -307,7 +273,7 @@ _OPS: dict[int, Callable[[_Machine], None]] = {
 
 
 def run(raw: bytes | bytearray) -> dict[bytes | str, object]:
-    """Interpret ``raw`` -> the batch dict (string keys; values strings, lists, ``Pixels``).
+    """Interpret ``raw`` -> the batch dict (string keys; values strings, lists, ``pv.Pixels``).
 
     Raises Refused or Corrupt with ``args == (reason, offset of the opcode at fault)``.
     """

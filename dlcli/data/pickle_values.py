@@ -1,6 +1,8 @@
 """The values a CIFAR-10 batch's pickle may build, and the only calls it may make.
 
-``pickle_reader`` runs the opcodes; this module says what its REDUCE and BUILD opcodes may do.
+``pickle_reader`` runs the opcodes; this module says what each container may hold (lists:
+ints or names; tuples: leaves, 2 deep at most; the one dict: strings, lists, the array) and
+what its REDUCE and BUILD opcodes may do.
 A global the file names becomes a ``Token``, which is only ever compared: nothing is imported
 or called. The calls admitted are the ones numpy writes for one uint8 array, and ``call`` /
 ``set_state`` make their results themselves:
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Blob", "Corrupt", "DType", "Pixels", "Refused", "Token", "call", "describe",
-           "global_token", "set_state"]
+__all__ = ["Blob", "Corrupt", "DType", "Pixels", "Refused", "Token", "call", "check_dict",
+           "check_list", "check_tuple", "describe", "global_token", "set_state"]
 
 ROW_BYTES = 3072
 
@@ -77,6 +79,48 @@ class Pixels:
 
     def __init__(self, x: np.ndarray | None = None) -> None:
         self.x = x
+
+
+LEAVES = (int, bool, type(None), bytes, str, Token)
+SHAREABLE = (*LEAVES, Blob)  # what a memo GET may repeat: nothing that holds other values
+
+
+def check_tuple(items: list[object]) -> None:
+    """A tuple holds leaves, the dtype, long strings or tuples of those: 2 deep at most."""
+    for item in items:
+        for v in item if isinstance(item, tuple) else (item,):
+            if isinstance(v, tuple):
+                raise Refused("tuples nested more than 2 deep (a CIFAR-10 batch's never are)")
+            if not isinstance(v, (*SHAREABLE, DType)):
+                raise Refused(f"a tuple holding {describe(v)} (tuples in a CIFAR-10 batch hold "
+                              f"numbers, strings or tuples of them)")
+
+
+def check_list(target: object, items: list[object]) -> None:
+    """A list holds int labels or file names, nothing that nests."""
+    if not isinstance(target, list):
+        raise Refused(f"APPEND to {describe(target)}, expected a list")
+    for item in items:
+        if type(item) not in (int, bytes, str):
+            raise Refused(f"a list item that is {describe(item)} (the lists of a CIFAR-10 batch "
+                          f"hold int labels or file names)")
+
+
+def check_dict(target: object, items: list[object]) -> dict[object, object]:
+    """The batch dict: string keys, each once; values strings, lists or the pixel array."""
+    if not isinstance(target, dict) or len(items) % 2:
+        raise Refused(f"SETITEM on {describe(target)}, expected the batch dict")
+    pairs: dict[object, object] = {}
+    for key, value in zip(items[::2], items[1::2], strict=True):
+        if not isinstance(key, (bytes, str)):
+            raise Refused(f"a dict key that is {describe(key)}, expected a string")
+        if key in target or key in pairs:
+            raise Refused(f"the dict key {describe(key)} twice")
+        if not isinstance(value, (bytes, str, list, Pixels)):
+            raise Refused(f"a dict value that is {describe(value)} (a CIFAR-10 batch holds "
+                          f"strings, lists and the pixel array)")
+        pairs[key] = value
+    return pairs
 
 
 def global_token(module: object, name: object) -> Token:

@@ -37,7 +37,8 @@ def read_batch(where: str, raw: bytes | bytearray) -> tuple[np.ndarray, np.ndarr
     entries = _by_key(where, batch)
     data = entries.get(b"data")
     if not isinstance(data, Pixels) or data.x is None:
-        what = "missing" if data is None else describe(data)
+        what = "missing" if data is None else (
+            "an array never filled (no BUILD)" if isinstance(data, Pixels) else describe(data))
         raise DataError(f"{where}: b'data' is {what}, expected a uint8 array (N, 3072)")
     n = len(data.x)
     y = _labels(where, entries.get(b"labels"), n)
