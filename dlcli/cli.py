@@ -20,6 +20,7 @@ from dlcli.cli_common import (
     EXIT_OK,
     BlasOpt,
     SetOpt,
+    check_tags,
     err_console,
     guarded,
     interrupted_code,
@@ -64,6 +65,11 @@ def train(
     iterations: Annotated[int | None, typer.Option(
         "--iterations", min=1, help="With --resume: the new total of iterations (extends a "
         "completed run).", show_default=False)] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", help="A tag kept in result.json (runs list --tag finds it); repeatable.",
+        show_default=False)] = None,
+    note: Annotated[str | None, typer.Option(
+        "--note", help="A note kept in result.json.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON result per run on stdout."
                                           )] = False,
@@ -85,14 +91,20 @@ def train(
                        "strategy.iterations: --set strategy.iterations=N)"))
     sets = [*(set_ or []), *([f"seed={seed}"] if seed is not None else [])]
     assert configs is not None
+    labels: dict[str, Any] = {"tags": guarded(lambda: check_tags(tag))} if tag else {}
+    if note is not None:
+        labels["note"] = note
     cfgs = load_configs(configs, sets)
     code = EXIT_OK
     for path, cfg in zip(configs, cfgs, strict=True):
         extra = ["--out", str(out)] + (["--blas-threads", str(blas_threads)]
                                        if blas_threads != 1 else [])
+        extra += [w for t in labels.get("tags", []) for w in ("--tag", t)]
+        extra += ["--note", note] if note is not None else []
         command = _command_line("train", path, sets, extra)
         result = guarded(partial(api.train, cfg, out=out, callbacks=_displays(quiet),
-                                 command=command, blas_threads=blas_threads or None))
+                                 command=command, blas_threads=blas_threads or None,
+                                 extra=labels))
         code = max(code, _finish_run(result, as_json))
     raise typer.Exit(code)
 

@@ -44,6 +44,24 @@ SetOpt = Annotated[
 ]
 
 
+TAG_MAX = 64
+
+
+def check_tags(tags: list[str] | None) -> list[str]:
+    """Tags as a run keeps them: each non-empty, at most 64 printable characters without
+    spaces; a bad one is a one-line UsageError. Duplicates dropped, order kept."""
+    from dlcli.errors import UsageError
+
+    out: list[str] = []
+    for tag in tags or []:
+        if not tag or len(tag) > TAG_MAX or not tag.isprintable() or any(c.isspace() for c in tag):
+            raise UsageError(f"--tag {tag!r}: a tag is 1 to {TAG_MAX} printable characters "
+                             f"without spaces")
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
 def fail(message: str, code: int) -> NoReturn:
     """Print one line on stderr and exit with ``code``; never a traceback."""
     message = " ".join(message.splitlines())  # one line, whatever a file managed to put in it

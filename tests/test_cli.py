@@ -234,3 +234,17 @@ def test_every_file_of_a_run_folder_follows_the_umask(write_config, tmp_path):
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in run.iterdir()}
     assert set(modes) >= {"config.yaml", "metrics.csv", "params.npz", "result.json", "loss.png"}
     assert set(modes.values()) == {"0o644"}, modes
+
+
+def test_tags_and_note_are_kept_in_result_json(write_config, tmp_path):
+    res = _run("train", str(write_config(small_raw(iterations=2))), "--out", str(tmp_path),
+               "-q", "--tag", "baseline", "--tag", "lr-1e-6", "--tag", "baseline",
+               "--note", "first try")
+    assert res.exit_code == 0, res.output
+    (run,) = _run_dirs(tmp_path)
+    result = json.loads((run / "result.json").read_text())
+    assert result["tags"] == ["baseline", "lr-1e-6"] and result["note"] == "first try"
+    assert "--tag baseline --tag lr-1e-6 --note 'first try'" in result["command"]
+    for bad in ("", "two words", "x" * 65):
+        res = _run("train", str(write_config(small_raw(iterations=2))), "--tag", bad)
+        assert res.exit_code == 2 and "--tag" in res.output
