@@ -102,17 +102,22 @@ class LoopProbe:
         self.params = {k: v.copy() for k, v in params.items()}
 
     def partials(self, name: str, flat: np.ndarray) -> np.ndarray:
+        plus, minus = self.sides(name, flat)
+        return (plus - minus) / (2 * self.h)
+
+    def sides(self, name: str, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``L(w + h e_k)`` and ``L(w - h e_k)`` for the flat indices ``flat``: ``(len(flat),)``
+        each (one-sided differences at a kink need them apart)."""
         w = self.params[name].reshape(-1)
-        out = np.empty(len(flat), dtype=np.float64)
+        plus, minus = np.empty(len(flat)), np.empty(len(flat))
         for k, idx in enumerate(flat):
             old = w[idx]
             w[idx] = old + self.h
-            plus = self.model.loss(self.params, self.X, self.y)
+            plus[k] = self.model.loss(self.params, self.X, self.y)
             w[idx] = old - self.h
-            minus = self.model.loss(self.params, self.X, self.y)
+            minus[k] = self.model.loss(self.params, self.X, self.y)
             w[idx] = old
-            out[k] = (plus - minus) / (2 * self.h)
-        return out
+        return plus, minus
 
 
 # --------------------------------------------------------------------------- linear models
