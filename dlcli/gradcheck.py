@@ -22,8 +22,8 @@ from dlcli.blas import limit_blas
 from dlcli.models import Model
 from dlcli.numgrad import LoopProbe, numerical_gradient_fast, probe
 
-__all__ = ["numerical_gradient", "numerical_gradient_fast", "relative_error", "check_gradients",
-           "GradcheckReport", "band"]
+__all__ = ["numerical_gradient", "numerical_gradient_fast", "relative_error", "error_floor",
+           "check_gradients", "GradcheckReport", "band"]
 
 Params = dict[str, np.ndarray]
 
