@@ -28,10 +28,12 @@ from tests.cifar_fixtures import TinyCifar, write_python_folder
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_full_set(dest: Path) -> Path:
+def write_full_set(dest: Path, per_batch: int = 10_000) -> Path:
+    """``dest/cifar-10-batches-py``: 5 training batches and a test batch of ``per_batch``
+    generated images each, in the official python-pickle format."""
     rng = np.random.default_rng(123)
-    train = [synthetic_images(10_000, rng) for _ in range(5)]
-    return write_python_folder(dest, TinyCifar(train, synthetic_images(10_000, rng)))
+    train = [synthetic_images(per_batch, rng) for _ in range(5)]
+    return write_python_folder(dest, TinyCifar(train, synthetic_images(per_batch, rng)))
 
 
 def main() -> None:

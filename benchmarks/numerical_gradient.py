@@ -3,6 +3,8 @@ CIFAR rows: the fast path (dlcli.numgrad) against the lecture's per-coordinate l
 
     OPENBLAS_NUM_THREADS=2 python -m benchmarks.numerical_gradient [--rows 49000] [--h 1e-7]
 
+``rows`` gives ``make bench`` (benchmarks.run) its rows: the timings alone, at h = 1e-5.
+
 The loop is timed on a random subset of coordinates and extrapolated to all 30,730 x 2 loss
 evaluations. Accuracy: the relative error |a - n| / max(|a| + |n|, 1e-12) of the fast
 numerical gradient against the analytic one, both in float64, at the lecture's starting point
@@ -19,10 +21,13 @@ import time
 
 import numpy as np
 
+from benchmarks.harness import Context, Row, Target, dlcli_threads
 from dlcli.data.cifar import synthetic_dataset
-from dlcli.gradcheck import relative_error
+from dlcli.gradcheck import numerical_gradient, relative_error
 from dlcli.models.linear import LinearModel, softmax, svm
-from dlcli.numgrad import default_jobs, numerical_gradient_fast
+from dlcli.numgrad import default_jobs, human_seconds, numerical_gradient_fast
+
+BENCH_H = 1e-5  # strategy.h's default: what numerical-gd differentiates with
 
 
 def main() -> None:
@@ -79,18 +84,43 @@ def measure(name: str, model: LinearModel, W: dict[str, np.ndarray], X: np.ndarr
 
 def loop_seconds(model: LinearModel, W: dict[str, np.ndarray], X64: np.ndarray,
                  y: np.ndarray, h: float, n: int) -> float:
-    """Seconds per coordinate of the lecture's loop (two full losses), on ``n`` coordinates."""
-    flat = W["W"].reshape(-1)
-    picks = np.random.default_rng(1).choice(flat.size, size=n, replace=False)
+    """Seconds per coordinate of the lecture's loop (``dlcli.gradcheck.numerical_gradient``:
+    two full losses per coordinate), timed on the first ``n`` coordinates of ``W``."""
+    subset = {"W": W["W"].reshape(-1)[:n]}  # a view: perturbing it perturbs W itself
     t = time.perf_counter()
-    for k in picks:
-        old = flat[k]
-        flat[k] = old + h
-        model.loss(W, X64, y)
-        flat[k] = old - h
-        model.loss(W, X64, y)
-        flat[k] = old
+    numerical_gradient(lambda: model.loss(W, X64, y), subset, h)
     return (time.perf_counter() - t) / n
+
+
+def rows(ctx: Context) -> list[Row]:
+    """``make bench``: the fast full gradient of svm and softmax (float64 W on the float32
+    rows, as numerical-gd takes it) vs the per-coordinate loop on float64 rows (its best case:
+    no conversion per loss), timed on a few coordinates and extrapolated."""
+    from benchmarks.training import data
+
+    d = data(ctx)
+    X, y, k = d.X_train, d.y_train, ctx.sizes.loop_coords
+    X64 = X.astype(np.float64)
+    out = []
+    for name, build in (("svm", svm), ("softmax", softmax)):
+        model = build(2.5e-4, 1e-4)
+        W = {"W": model.init_params(X.shape[1], d.n_outputs, np.random.default_rng(0))["W"]
+             .astype(np.float64)}
+        ctx.log(f"numerical gradient, {name}: fast path, then the loop on {k} coordinates")
+        with dlcli_threads(None):
+            t = time.perf_counter()
+            numerical_gradient_fast(model, W, X, y, BENCH_H)
+            fast = time.perf_counter() - t
+            per = loop_seconds(model, W, X64, y, BENCH_H, k)
+        total = per * W["W"].size
+        out.append(Row(
+            "numerical gradient",
+            f"{name}: the full numerical gradient ({W['W'].size:,} coordinates, h = {BENCH_H:g})"
+            f" on {X.shape[0]:,} × {X.shape[1]:,}: dlcli.numgrad vs the per-coordinate loop",
+            f"{fast:.1f} s", f"loop ≈ {human_seconds(total)} (timed on {k} coordinates, "
+            f"{per:.2f} s each, extrapolated)", f"{total / fast:,.0f}×",
+            Target("<", 60.0, "fast path < 60 s"), fast))
+    return out
 
 
 def kink_crossings(model: LinearModel, W: np.ndarray, X64: np.ndarray, y: np.ndarray,

@@ -1,0 +1,74 @@
+"""Smoke tests of the `make bench` harness (benchmarks/) on tiny sizes; timings are never
+asserted, only that every row is measured and reported."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import processes, run
+from benchmarks.harness import QUICK, Target, interleave
+
+
+def test_help_prints_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run.main(["--help"])
+    assert exc.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+
+
+def test_list_names_every_row_group(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in run.BENCHES)
+
+
+def test_quick_run_writes_every_requested_row(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLCLI_BENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bench.md"
+    only = ["peak", "svm", "mlp", "random-search", "random-local-search", "numgrad", "help"]
+    assert run.main(["--quick", "--no-torch", "--out", str(out),
+                     *[a for name in only for a in ("--only", name)]]) == 0
+    text = out.read_text()
+    for expected in ("## Machine", "--quick", "GFLOP/s", "svm SGD+momentum",
+                     "SGDClassifier(hinge)", "MLPClassifier", "np.matmul products alone",
+                     "lecture loop", "random local search", "per-coordinate loop",
+                     "dlcli --help", "PyTorch left out", "(quick run: not judged)"):
+        assert expected in text, expected
+
+
+def test_interleave_alternates_the_order() -> None:
+    calls: list[str] = []
+    rates = interleave({"a": lambda: calls.append("a") or 1.0,
+                        "b": lambda: calls.append("b") or 2.0}, repeats=3, pause=0)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert rates == {"a": [1.0] * 3, "b": [2.0] * 3}
+
+
+def test_targets() -> None:
+    assert Target(">=", 1.8, "").check(1.8) is True
+    assert Target("<", 0.2, "").check(0.2) is False
+    assert Target("<=", 1.5, "").check(None) is None
+
+
+def test_a_child_process_peak_memory_is_its_own() -> None:
+    m = processes.run_measured([sys.executable, "-c",
+                                "import sys; b = b'x' * 60_000_000; sys.exit(3)"])
+    assert m.returncode == 3
+    assert 60e6 <= m.max_rss < 200e6  # not this (larger) process's pages
+
+
+def test_pytorch_peer_on_tiny_data() -> None:
+    pytest.importorskip("torch")
+    from benchmarks import peers
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 20), dtype=np.float32), np.arange(64) % 4
+    for kind in ("softmax", "svm", "mlp"):
+        rate = peers.torch_rate(kind, X, y, threads=1, batch=16, block=QUICK, lr=1e-3,
+                                reg=1e-4, hidden=8)
+        assert rate > 0
