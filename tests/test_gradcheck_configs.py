@@ -28,7 +28,8 @@ REGRESSORS = [("linear-regression", None), ("mlp-regression", None)]
 SYNTHETIC = {"cifar10": "cifar10-synthetic", "cifar10-synthetic": "cifar10-synthetic",
              "houses": "houses-synthetic", "houses-synthetic": "houses-synthetic"}
 SIZES = {"num_train": 40, "num_val": 10, "num_test": 10}
-SAMPLES, COORDS = 6, 12  # rows and coordinates per tensor: enough to see, fast to run
+SAMPLES, COORDS = 4, 8  # rows and coordinates per tensor: enough to see, fast to run
+BUG_COORDS = 4  # a bug shows on every coordinate it touches; every one is rechecked
 
 
 def _variant(raw: dict[str, Any], source: str, model: str, head: str | None) -> dict[str, Any]:
@@ -119,12 +120,14 @@ BUGS: dict[str, Bug] = {"scaled by 1.01": _scaled, "one tensor's sign": _sign,
 
 
 def _reg_matters(model, params, grads) -> bool:
-    """Whether the L2 term is a visible part of the gradient (over 1% of some coordinate):
-    a missing term below that is below what the check can be asked to see."""
+    """Whether the L2 term is a visible part of the gradient: over 1e-3 of it (10x the
+    tolerance) on half the coordinates of some weight tensor, so that any sample of
+    coordinates sees it. Below that, leaving it out changes no checked coordinate by more
+    than the check can be asked to see."""
     for name in params:
         if name[0] == "W" and getattr(model, "reg", 0):
-            term = 2 * model.reg * params[name]
-            if np.any(np.abs(term) > 1e-2 * np.maximum(np.abs(grads[name]), 1e-300)):
+            share = np.abs(2 * model.reg * params[name]) / np.maximum(np.abs(grads[name]), 1e-300)
+            if np.median(share) > 1e-3:
                 return True
     return False
 
@@ -141,7 +144,7 @@ def test_an_injected_bug_fails(raw, bug, monkeypatch):
         _, grads = model.loss_and_grad(params, data.X_train[:SAMPLES].astype(np.float64),
                                        data.y_train[:SAMPLES])
         if not _reg_matters(model, params, grads):
-            pytest.skip("the L2 term is under 1% of every gradient coordinate here")
+            pytest.skip("the L2 term is under 1e-3 of most gradient coordinates here")
     real = type(model).loss_and_grad
 
     def broken(self, params, X, y):
@@ -150,5 +153,5 @@ def test_an_injected_bug_fails(raw, bug, monkeypatch):
         return loss, grads
 
     monkeypatch.setattr(type(model), "loss_and_grad", broken)
-    report = api.gradcheck(cfg, samples=SAMPLES, coords=COORDS)
+    report = api.gradcheck(cfg, samples=SAMPLES, coords=BUG_COORDS)
     assert not report.passed, [(t.name, t.max_error, t.floored) for t in report.tensors]
