@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -133,8 +134,9 @@ def table(heads: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "so
 
 def cell(text: Any, sort: Any = None) -> str:
     """A ``<td>``: ``text`` shown, ``sort`` (a number) what the script sorts it by."""
-    key = "" if sort is None or isinstance(sort, bool) or not isinstance(sort, (int, float)) \
-        else f' data-v="{esc(repr(float(sort)))}"'
+    number = isinstance(sort, (int, float)) and not isinstance(sort, bool) and \
+        math.isfinite(sort)
+    key = f' data-v="{esc(repr(float(sort)))}"' if number else ""
     return f"<td{key}>{esc(text)}</td>"
 
 
