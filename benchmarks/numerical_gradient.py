@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import time
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def main() -> None:
 
 
 def measure(name: str, model: LinearModel, W: dict[str, np.ndarray], X: np.ndarray,
-            X64: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> dict[str, float | str]:
+            X64: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
     best, num = float("inf"), None
     for _ in range(args.repeat):
         t = time.perf_counter()

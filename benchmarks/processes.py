@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,10 @@ def _checked(m: Measured, what: str) -> Measured:
     return m
 
 
+def _wall(cmd: list[str], what: str) -> Callable[[], float]:
+    return lambda: _checked(run_measured(cmd), what).seconds
+
+
 def memory(ctx: Context) -> list[Row]:
     """configs/cifar10-sgd.yaml on the official-format stand-in (5 x per_batch training images)
     for a few iterations: first with an empty decoded cache, then with it filled."""
@@ -121,8 +126,7 @@ def quickstart(ctx: Context) -> list[Row]:
                 "1 iteration": [*base, "--set", "strategy.iterations=1"]}
     n = ctx.sizes.quickstart_repeats
     ctx.log(f"quickstart: {n} × {', '.join(variants)}")
-    runs = interleave({k: (lambda c=c, k=k: _checked(run_measured(c), k).seconds)
-                       for k, c in variants.items()}, n, pause=0.0)
+    runs = interleave({k: _wall(c, k) for k, c in variants.items()}, n, pause=0.0)
     full, bare, first = (median(runs[k]) for k in variants)
     overhead = (full - bare) / full
     note = "; ".join(f"{k}: {spread(v)} s" for k, v in runs.items())

@@ -4,8 +4,11 @@ row with its target and whether it is met, then how each row was measured."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from benchmarks.harness import Row
+
+NOTES = Path(__file__).with_name("notes.md")  # hand-written; copied into every report
 
 HOW = """\
 ## How it measures
@@ -59,14 +62,25 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table(rows: Sequence[Row], quick: bool) -> list[str]:
+def table(rows: Sequence[Row], quick: bool, start: int) -> list[str]:
     out = ["| # | what | dlcli | compared with | ratio | target | met |",
            "|---|---|---|---|---|---|---|"]
-    for i, r in enumerate(rows, 1):
+    for i, r in enumerate(rows, start):
         target = r.target.text if r.target is not None else "—"
         out.append(f"| {i} | {cell(r.what)} | {cell(r.dlcli)} | {cell(r.peer)} | "
                    f"{cell(r.ratio)} | {cell(target)} | {verdict(r, quick)} |")
     return out
+
+
+def summary(rows: Sequence[Row]) -> str:
+    """``Targets met: 9 of 14; not met: #3, #7.``"""
+    judged = [(i, r.met) for i, r in enumerate(rows, 1) if r.target is not None]
+    missed = [f"#{i}" for i, met in judged if met is False]
+    unknown = [f"#{i}" for i, met in judged if met is None]
+    text = f"Targets met: {sum(1 for _, met in judged if met)} of {len(judged)}"
+    text += f"; not met: {', '.join(missed)}" if missed else ""
+    text += f"; not measured: {', '.join(unknown)}" if unknown else ""
+    return f"**{text}.**"
 
 
 def render(rows: Sequence[Row], facts: dict[str, str], command: str, seconds: float,
@@ -87,12 +101,17 @@ def render(rows: Sequence[Row], facts: dict[str, str], command: str, seconds: fl
     for r in rows:
         if r.section not in sections:
             sections.append(r.section)
+    ordered = [r for section in sections for r in rows if r.section == section]
+    if not quick:
+        lines += [summary(ordered), ""]
     for section in sections:
-        part = [r for r in rows if r.section == section]
-        lines += [f"### {section}", "", *table(part, quick), ""]
+        part = [r for r in ordered if r.section == section]
+        lines += [f"### {section}", "", *table(part, quick, ordered.index(part[0]) + 1), ""]
         lines += [f"* {r.what}: {r.note}" for r in part if r.note]
         lines += [""] if any(r.note for r in part) else []
     if notes:
-        lines += ["## Notes", "", *[f"* {n}" for n in notes], ""]
+        lines += ["## Notes from this run", "", *[f"* {n}" for n in notes], ""]
+    if NOTES.exists():
+        lines += [NOTES.read_text().strip(), ""]
     lines += [HOW, OTHERS]
     return "\n".join(lines).rstrip() + "\n"

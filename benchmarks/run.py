@@ -15,6 +15,7 @@ import shlex
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from benchmarks.report import render
 
 ROOT = Path(__file__).resolve().parents[1]
 Bench = Callable[[Context], list[Row]]
+FAILED = "rows that failed"
 
 BENCHES: dict[str, tuple[Bench, str]] = {
     "peak": (search.peaks, "the machine: np.matmul GFLOP/s, memory copy GB/s"),
@@ -78,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = Context(QUICK if args.quick else FULL, repeats, Path(tmp),
                       use_torch=not args.no_torch)
         for name in names:
-            ctx.log(f"== {name}")
-            found = BENCHES[name][0](ctx)
+            found = measure(ctx, name)
             for row in found:
                 print(f"{row.what}: {row.dlcli} | {row.peer} | {row.ratio}", flush=True)
             rows += found
@@ -97,7 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     ctx.log(f"wrote {args.out} ({len(rows)} rows, {(time.perf_counter() - start) / 60:.1f} min)")
-    return 0
+    return 1 if any(r.section == FAILED for r in rows) else 0
+
+
+def measure(ctx: Context, name: str) -> list[Row]:
+    """One row group; a failure becomes a row (and a traceback on stderr), the rest goes on."""
+    ctx.log(f"== {name}")
+    try:
+        return BENCHES[name][0](ctx)
+    except Exception as exc:  # dlcli may be mid-change: report it, measure the rest
+        traceback.print_exc()
+        return [Row(FAILED, name, f"failed: {type(exc).__name__}: {exc}")]
 
 
 if __name__ == "__main__":

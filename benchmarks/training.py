@@ -87,6 +87,11 @@ def torch_rate(ctx: Context, kind: str, d: Dataset, threads: int | None, lr: flo
     return rate
 
 
+def sgdclassifier(ctx: Context, loss: str, d: Dataset) -> Rate:
+    return lambda: peers.sgdclassifier_rate(loss, d.X_train, d.y_train,
+                                            rows=ctx.sizes.sgdclassifier_rows, reg=LINEAR_REG)
+
+
 def _pair(ctx: Context, what: str, rates: dict[str, list[float]], seen: dict[str, str],
           peer: str, target: Target | None, unit: str = "samples/s") -> Row:
     ours, theirs = median(rates["dlcli"]), median(rates.get(peer, []))
@@ -111,8 +116,7 @@ def linear(ctx: Context, kind: str) -> list[Row]:
             contenders["torch"] = torch_rate(ctx, kind, d, threads, LINEAR_LR, LINEAR_REG, seen)
         if threads is None:
             loss = SKLEARN_LOSS[kind]
-            contenders[f"SGDClassifier({loss})"] = lambda loss=loss: peers.sgdclassifier_rate(
-                loss, d.X_train, d.y_train, rows=s.sgdclassifier_rows, reg=LINEAR_REG)
+            contenders[f"SGDClassifier({loss})"] = sgdclassifier(ctx, loss, d)
             seen[f"SGDClassifier({loss})"] = "1 thread, batch 1, float64"
         ctx.log(f"{kind} SGD+momentum, {label}: {', '.join(contenders)}")
         rates = interleave(contenders, ctx.repeats, s.pause_s)

@@ -4,6 +4,7 @@ asserted, only that every row is measured and reported."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,15 @@ def test_quick_run_writes_every_requested_row(tmp_path: Path,
 
 def test_interleave_alternates_the_order() -> None:
     calls: list[str] = []
-    rates = interleave({"a": lambda: calls.append("a") or 1.0,
-                        "b": lambda: calls.append("b") or 2.0}, repeats=3, pause=0)
+
+    def contender(name: str, rate: float) -> Callable[[], float]:
+        def run() -> float:
+            calls.append(name)
+            return rate
+        return run
+
+    rates = interleave({"a": contender("a", 1.0), "b": contender("b", 2.0)}, repeats=3,
+                       pause=0)
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert rates == {"a": [1.0] * 3, "b": [2.0] * 3}
 
@@ -72,3 +80,16 @@ def test_pytorch_peer_on_tiny_data() -> None:
         rate = peers.torch_rate(kind, X, y, threads=1, batch=16, block=QUICK, lr=1e-3,
                                 reg=1e-4, hidden=8)
         assert rate > 0
+
+
+def test_a_failing_row_group_is_reported_and_the_rest_measured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(ctx: object) -> list[object]:
+        raise ValueError("boom")
+
+    monkeypatch.setitem(run.BENCHES, "memory", (broken, "broken on purpose"))
+    out = tmp_path / "bench.md"
+    assert run.main(["--quick", "--no-torch", "--out", str(out), "--only", "memory",
+                     "--only", "help"]) == 1
+    text = out.read_text()
+    assert "failed: ValueError: boom" in text and "dlcli --help" in text
