@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli import runner
+from dlcli import linalg, runner
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
 from dlcli.data.sources import load_dataset
@@ -40,27 +40,26 @@ def build(cfg: Config) -> tuple[Dataset, Model]:
 
 def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
           command: str | None = None, run_dir: str | Path | None = None,
-          blas_threads: int | None = 1, extra: dict[str, Any] | None = None) -> Result:
+          threads: int | None = None, extra: dict[str, Any] | None = None) -> Result:
     """Run one experiment into a fresh run folder under ``out`` (or into ``run_dir``); returns
     its result.json. The folder also gets ``loss.png`` and ``checkpoint.npz``.
 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
-    before the run folder is created. ``blas_threads`` pins the BLAS thread pool while loading
-    and training: a float32 matmul's bits depend on how many threads split it, so pinning (to 1
-    by default, None to leave it) is what makes a run give the same numbers here, in a
-    ``--jobs`` worker and on a Dask worker. ``extra`` adds keys to result.json.
+    before the run folder is created. ``threads`` (None: every core) compute the big matrix
+    products; the numbers are the same bits for any count (:mod:`dlcli.linalg`), here, in a
+    ``--jobs`` worker or on a Dask worker of this machine. ``extra`` adds keys to result.json.
     """
     return runner.run(cfg, out=out, callbacks=callbacks, command=command, run_dir=run_dir,
-                      blas_threads=blas_threads, extra=extra)
+                      threads=threads or linalg.CORES, extra=extra)
 
 
 def resume_run(run_dir: str | Path, *, iterations: int | None = None,
                callbacks: Sequence[Callback] = (), command: str | None = None,
-               blas_threads: int | None = 1) -> Result:
+               threads: int | None = None) -> Result:
     """Continue a run from its checkpoint.npz (to ``iterations`` in all, when given), in its
     own folder; returns the rewritten result.json. See :func:`dlcli.runner.resume`."""
     return runner.resume(run_dir, iterations=iterations, callbacks=callbacks, command=command,
-                         blas_threads=blas_threads)
+                         threads=threads or linalg.CORES)
 
 
 def data_info(cfg: Config) -> dict[str, Any]:

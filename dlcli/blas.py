@@ -21,3 +21,14 @@ def pin_blas_for_good(threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads, user_api="blas")
+
+
+def blas_info() -> dict[str, object]:
+    """The BLAS numpy uses, as result.json records it: library, version, CPU kernel."""
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            return {"library": pool.get("internal_api"), "version": pool.get("version"),
+                    "architecture": pool.get("architecture")}
+    return {"library": None, "version": None, "architecture": None}

@@ -18,8 +18,8 @@ import typer
 from dlcli.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
-    BlasOpt,
     SetOpt,
+    ThreadsOpt,
     check_tags,
     err_console,
     guarded,
@@ -73,7 +73,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON result per run on stdout."
                                           )] = False,
-    blas_threads: BlasOpt = 1,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train one experiment per CONFIG; each writes a run folder under --out.
 
@@ -83,7 +83,7 @@ def train(
     from dlcli import api
 
     if resume is not None:
-        _resume(resume, configs, set_, seed, iterations, out, quiet, as_json, blas_threads)
+        _resume(resume, configs, set_, seed, iterations, out, quiet, as_json, threads)
     if not configs:
         guarded(_usage("give one or more CONFIG files, or --resume RUN"))
     if iterations is not None:
@@ -97,13 +97,12 @@ def train(
     cfgs = load_configs(configs, sets)
     code = EXIT_OK
     for path, cfg in zip(configs, cfgs, strict=True):
-        extra = ["--out", str(out)] + (["--blas-threads", str(blas_threads)]
-                                       if blas_threads != 1 else [])
+        extra = ["--out", str(out)] + (["--threads", str(threads)] if threads else [])
         extra += [w for t in labels.get("tags", []) for w in ("--tag", t)]
         extra += ["--note", note] if note is not None else []
         command = _command_line("train", path, sets, extra)
         result = guarded(partial(api.train, cfg, out=out, callbacks=_displays(quiet),
-                                 command=command, blas_threads=blas_threads or None,
+                                 command=command, threads=threads,
                                  extra=labels))
         code = max(code, _finish_run(result, as_json))
     raise typer.Exit(code)
@@ -120,7 +119,7 @@ def _usage(message: str) -> Any:
 
 def _resume(ref: str, configs: list[Path] | None, set_: list[str] | None, seed: int | None,
             iterations: int | None, out: Path, quiet: bool, as_json: bool,
-            blas_threads: int) -> None:
+            threads: int | None) -> None:
     """``dlcli train --resume RUN [--iterations N]``: continue one run in place."""
     from dlcli import api
     from dlcli.runs import resolve_run
@@ -133,7 +132,7 @@ def _resume(ref: str, configs: list[Path] | None, set_: list[str] | None, seed: 
     words += ["--iterations", str(iterations)] if iterations else []
     result = guarded(partial(api.resume_run, run_dir, iterations=iterations,
                              callbacks=_displays(quiet), command=shlex.join(words),
-                             blas_threads=blas_threads or None))
+                             threads=threads))
     raise typer.Exit(_finish_run(result, as_json))
 
 

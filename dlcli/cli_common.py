@@ -31,11 +31,11 @@ def out_console() -> Console:
 
 T = TypeVar("T")
 
-BlasOpt = Annotated[
-    int,
-    typer.Option("--blas-threads", min=0,
-                 help="BLAS threads per run. 1 (default) gives the same bits serial, with --jobs "
-                      "or on Dask; more is faster on big matrices; 0 = numpy's default."),
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", "--blas-threads", min=1, show_default="every core",
+                 help="Threads for the big matrix products. Any count gives the same numbers, "
+                      "bit for bit (the products are split the same way whatever runs them)."),
 ]
 ConfigArg = Annotated[Path, typer.Argument(help="A YAML config file.", show_default=False)]
 SetOpt = Annotated[

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dlcli import checkpoint
-from dlcli.blas import limit_blas
+from dlcli import checkpoint, linalg
+from dlcli.blas import blas_info, limit_blas
 from dlcli.callbacks import LossPlot, RunFolder
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
@@ -40,14 +41,16 @@ def build(cfg: Config) -> tuple[Dataset, Model]:
 
 
 def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
-        command: str | None = None, run_dir: str | Path | None = None,
-        blas_threads: int | None = 1, extra: dict[str, Any] | None = None) -> Result:
+        command: str | None = None, run_dir: str | Path | None = None, threads: int = 1,
+        extra: dict[str, Any] | None = None) -> Result:
     """Train ``cfg`` into a fresh folder under ``out`` (or into ``run_dir``); its result.json.
 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
-    before the folder is created. ``extra`` adds keys to result.json (tags, a note).
+    before the folder is created. ``threads``: how many threads the big matrix products use
+    (BLAS itself is pinned to one; the results are the same bits for any count, see
+    :mod:`dlcli.linalg`). ``extra`` adds keys to result.json (tags, a note).
     """
-    with limit_blas(blas_threads):
+    with computing(threads):
         data, model = build(cfg)
         if cfg.strategy.name == "numerical-gd":  # estimated at the run's own starting weights
             check_budget(model, data, cfg.strategy,
@@ -60,10 +63,28 @@ def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] 
             path.mkdir(parents=True, exist_ok=True)
         folder = RunFolder(path, command or shlex.join(sys.argv),
                            config_hash=checkpoint.config_key(cfg.model_dump(mode="json")),
-                           extra={**data_facts(data), **(extra or {})})
+                           extra={**data_facts(data), **compute_facts(threads),
+                                  **(extra or {})})
         with folder_lock(path, "in use by another dlcli train"):
             train_loop(cfg, data, model, _listeners(folder, data, callbacks))
     return folder.result
+
+
+@contextmanager
+def computing(threads: int) -> Iterator[None]:
+    """BLAS pinned to one thread, the big products on ``threads`` (this thread's setting)."""
+    before = linalg.threads()
+    linalg.set_threads(threads)
+    try:
+        with limit_blas(1):
+            yield
+    finally:
+        linalg.set_threads(before)
+
+
+def compute_facts(threads: int) -> dict[str, Any]:
+    """How result.json records the computation: threads of the products, the BLAS."""
+    return {"threads": threads, "blas": {**blas_info(), "threads": 1}}
 
 
 def data_facts(data: Dataset) -> dict[str, Any]:
@@ -88,7 +109,7 @@ def _listeners(folder: RunFolder, data: Dataset, callbacks: Sequence[Callback]
 
 def resume(run_dir: str | Path, *, iterations: int | None = None,
            callbacks: Sequence[Callback] = (), command: str | None = None,
-           blas_threads: int | None = 1) -> Result:
+           threads: int = 1) -> Result:
     """Continue the run in ``run_dir`` from its checkpoint.npz, in place (metrics.csv appended,
     result.json rewritten with ``resumed_from``); ``iterations`` extends it to that total.
 
@@ -109,7 +130,7 @@ def resume(run_dir: str | Path, *, iterations: int | None = None,
     if tree.get("config_hash") != checkpoint.config_key(cfg.model_dump(mode="json")):
         raise UsageError(f"{where}: config.yaml changed since the checkpoint was written; "
                          f"resume continues the run it was, start a new run for a new config")
-    with limit_blas(blas_threads), folder_lock(path, "in use by another dlcli train"):
+    with computing(threads), folder_lock(path, "in use by another dlcli train"):
         data, model = build(cfg)
         template = model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0])
         snapshot = checkpoint.restore(tree, template, data.X_train.shape[0], str(ckpt_path))
@@ -119,6 +140,7 @@ def resume(run_dir: str | Path, *, iterations: int | None = None,
             old = {}
         keep = {k: old[k] for k in ("tags", "note") if isinstance(old, dict) and k in old}
         keep.update(data_facts(data))
+        keep.update(compute_facts(threads))
         folder = RunFolder(path, command or shlex.join(sys.argv),
                            config_hash=tree["config_hash"], extra=keep,
                            resume={k: tree.get(k) for k in ("metrics_bytes", "segments",

@@ -205,7 +205,7 @@ def gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
     """Full-batch gradient descent on the whole training split: ``W -= lr * dW`` (or the rule
     ``strategy.update`` names)."""
     s = state or DescentState(0, _copy(params))
-    return _descend(data, cfg, s, rng, model.loss_and_grad, _batches(data, None, rng))
+    return _descend(data, cfg, s, rng, _analytic(model), _batches(data, None, rng))
 
 
 def sgd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
@@ -213,16 +213,21 @@ def sgd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
     """Minibatch SGD: ``batch_size`` random training rows per step, ``W -= lr * dW`` (or the
     rule ``strategy.update`` names)."""
     s = state or DescentState(0, _copy(params))
-    return _descend(data, cfg, s, rng, model.loss_and_grad,
-                    _batches(data, cfg.batch_size, rng))
+    return _descend(data, cfg, s, rng, _analytic(model), _batches(data, cfg.batch_size, rng))
 
 
 def momentum(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
              rng: np.random.Generator, state: DescentState | None = None) -> Iterator[Step]:
     """Minibatch SGD with momentum: ``v = rho * v + dW; W -= lr * v``."""
     s = state or DescentState(0, _copy(params))
-    return _descend(data, cfg, s, rng, model.loss_and_grad,
-                    _batches(data, cfg.batch_size, rng))
+    return _descend(data, cfg, s, rng, _analytic(model), _batches(data, cfg.batch_size, rng))
+
+
+def _analytic(model: Model) -> GradFn:
+    """The model's gradient, written into the same arrays at every step (no new allocation
+    per step; the update rule reads them before the next step overwrites them)."""
+    grads: Params = {}
+    return lambda p, X, y: model.loss_and_grad(p, X, y, out=grads)
 
 
 def _copy(params: Params) -> Params:

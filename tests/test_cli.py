@@ -182,12 +182,22 @@ def test_python_dash_m_and_help():
     assert "train" in out.stdout and "validate" in out.stdout
 
 
-def test_blas_threads_option(write_config, tmp_path):
-    cfg = write_config(small_raw(iterations=3))
-    for n in ("2", "0"):
-        res = _run("train", str(cfg), "--out", str(tmp_path), "-q", "--blas-threads", n)
+def test_threads_give_the_same_bits_and_are_recorded(write_config, tmp_path):
+    raw = small_raw(name="momentum", iterations=6)
+    raw["model"] = {"name": "mlp", "hidden": [96], "reg": 1e-3}
+    raw["data"].update(num_train=600, normalize=True)
+    cfg = write_config(raw)
+    params = {}
+    for n in ("1", "2", "3"):
+        res = _run("train", str(cfg), "--out", str(tmp_path / n), "-q", "--threads", n)
         assert res.exit_code == 0, res.output
-    assert _run("train", str(cfg), "--blas-threads", "-1").exit_code == 2
+        (run,) = _run_dirs(tmp_path / n)
+        result = json.loads((run / "result.json").read_text())
+        assert result["threads"] == int(n) and result["blas"]["threads"] == 1
+        assert result["blas"]["library"]
+        params[n] = (run / "params.npz").read_bytes()
+    assert params["1"] == params["2"] == params["3"]
+    assert _run("train", str(cfg), "--threads", "0").exit_code == 2
 
 
 def test_a_failing_trajectory_plot_keeps_the_results(tmp_path, monkeypatch):

@@ -39,7 +39,8 @@ class LandscapeModel:
     def loss(self, params: Params, X: np.ndarray, y: np.ndarray) -> float:
         return self.landscape.f(params["w"])
 
-    def loss_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+    def loss_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray,
+                      out: Params | None = None) -> tuple[float, Params]:
         w = params["w"]
         return self.landscape.f(w), {"w": self.landscape.grad(w)}
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlcli.linalg import matmul
 from dlcli.models.losses import l2_penalty, mse_loss, softmax_loss, svm_loss
 
 Params = dict[str, np.ndarray]
@@ -33,22 +34,29 @@ class LinearModel:
         w *= self.init_scale
         return {"W": w}
 
-    def loss_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+    def loss_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray,
+                      out: Params | None = None) -> tuple[float, Params]:
+        """The loss and ``dW = X.T @ dscores + 2 reg W``; ``out["W"]`` receives dW in place
+        when it fits (the caller's array), else a new one is made."""
         W = params["W"]
-        data_loss, dscores = self.data_loss(X @ W, y)
+        data_loss, dscores = self.data_loss(matmul(X, W), y)
         assert dscores is not None
-        dW = X.T @ dscores
+        grads: Params = out if out is not None else {}
+        dW = grads.get("W")
+        if dW is None or dW.shape != W.shape or dW.dtype != np.result_type(X, dscores):
+            dW = grads["W"] = np.empty(W.shape, dtype=np.result_type(X, dscores))
+        matmul(X.T, dscores, out=dW)
         if self.reg:
             dW += (2 * self.reg) * W
-        return data_loss + l2_penalty(params, self.reg, ("W",)), {"W": dW}
+        return data_loss + l2_penalty(params, self.reg, ("W",)), grads
 
     def loss(self, params: Params, X: np.ndarray, y: np.ndarray) -> float:
-        data_loss, _ = self.data_loss(X @ params["W"], y, grad=False)
+        data_loss, _ = self.data_loss(matmul(X, params["W"]), y, grad=False)
         return data_loss + l2_penalty(params, self.reg, ("W",))
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         """``(N,)``: class labels (the highest score), or the predicted target."""
-        scores = X @ params["W"]
+        scores = matmul(X, params["W"])
         return scores[:, 0] if self.regression else np.argmax(scores, axis=1)
 
 

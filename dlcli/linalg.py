@@ -1,0 +1,92 @@
+"""Matrix products on every core whose bits do not depend on how many threads compute them.
+
+A float32 matmul's last bits depend on how BLAS splits the work: OpenBLAS on 1 thread and on 2
+threads give different numbers for the same product. So dlcli pins BLAS to one thread and
+splits the big products itself, by rows of the output, into blocks that depend only on the
+shapes and on the machine (its number of cores), never on the number of threads used. Each
+block is one single-threaded BLAS call; the blocks run in a pool of ``threads()`` threads
+(BLAS releases the GIL), or one after the other. The same run therefore gives the same bits
+with 1 thread, with all cores, in a ``--jobs`` worker and in ``dlcli train`` (on one machine).
+
+Shapes: ``a (M, K)``, ``b (K, N)``, the product ``(M, N)``. Split along M only, so that no
+block sums over a part of K: every output element is computed by one BLAS call, whole.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+CORES = os.cpu_count() or 1  # a property of the machine, not of the run's settings
+MIN_ROWS = 64  # rows of a block: below this, sgemm kernels lose efficiency
+MIN_FLOPS = 4_000_000  # smaller products are not worth a thread hand-off: one block
+
+_state = threading.local()
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """A forked child has none of its parent's threads: a pool inherited from it would take
+    work and never do it. Start afresh (and with a fresh lock: it may have been held)."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def set_threads(n: int | None) -> None:
+    """Threads for the products made from this thread on (None: every core)."""
+    _state.threads = max(1, n) if n is not None else CORES
+
+
+def threads() -> int:
+    """The threads products use here: 1 unless :func:`set_threads` said otherwise."""
+    return int(getattr(_state, "threads", 1))
+
+
+def blocks(m: int, k: int, n: int) -> list[tuple[int, int]]:
+    """The row ranges ``[start, stop)`` a product of these shapes is computed in: at most one
+    per core of the machine, each at least MIN_ROWS rows, one for a small product."""
+    parts = 1 if 2 * m * k * n < MIN_FLOPS else max(1, min(CORES, m // MIN_ROWS))
+    edges = [m * i // parts for i in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    with _pools_lock:
+        pool = _pools.get(n)
+        if pool is None:
+            pool = _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="dlcli-matmul")
+        return pool
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` into ``out`` (allocated when None), block by block (see :func:`blocks`)."""
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None:
+        out = np.empty((m, n), dtype=np.result_type(a, b))
+    parts = blocks(m, k, n)
+    if len(parts) == 1:
+        return np.matmul(a, b, out=out)
+
+    err = np.geterr()  # the caller's floating-point error handling, for the pool threads too
+
+    def one(part: tuple[int, int]) -> None:
+        with np.errstate(**err):
+            np.matmul(a[part[0]:part[1]], b, out=out[part[0]:part[1]])
+
+    workers = min(threads(), len(parts))
+    if workers == 1:
+        for part in parts:
+            one(part)
+    else:
+        for future in [_pool(workers).submit(one, p) for p in parts]:
+            future.result()
+    return out

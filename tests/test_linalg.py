@@ -1,0 +1,116 @@
+"""Products that do not depend on the thread count, and training steps that reuse their arrays
+yet give the straightforward numbers bit for bit (issue 10)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dlcli import linalg
+from dlcli.blas import limit_blas
+from dlcli.models.losses import l2_penalty, softmax_loss, svm_loss
+from dlcli.models.mlp import MLP
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    with limit_blas(1):
+        yield
+    linalg.set_threads(1)
+
+
+@pytest.mark.parametrize("shape", [(256, 3073, 96), (3073, 256, 64), (50, 30, 10),
+                                   (1000, 300, 10)])
+def test_the_same_bits_for_any_thread_count(shape):
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = {}
+    for t in (1, 2, 3, 8):
+        linalg.set_threads(t)
+        out[t] = linalg.matmul(a, b)
+    assert all(np.array_equal(out[1], o) for o in out.values())
+    np.testing.assert_allclose(out[1], a @ b, rtol=1e-4, atol=1e-3)
+    t_view = linalg.matmul(a.T.copy().T, b)  # a strided operand gives the same bits too
+    assert np.array_equal(t_view, out[1])
+
+
+def test_blocks_depend_on_shapes_only():
+    assert linalg.blocks(10, 10, 10) == [(0, 10)]
+    big = linalg.blocks(256, 3073, 512)
+    assert big[0][0] == 0 and big[-1][1] == 256 and len(big) <= max(1, linalg.CORES)
+    assert all(stop - start >= linalg.MIN_ROWS for start, stop in big)
+
+
+def test_a_forked_child_can_still_multiply():
+    linalg.set_threads(2)
+    a = np.ones((512, 2000), np.float32)
+    linalg.matmul(a, a.T[:, :64].copy())  # the parent's pool now has threads
+    code = ("import numpy as np; from dlcli import linalg; linalg.set_threads(2); "
+            "a = np.ones((512, 2000), np.float32); print(linalg.matmul(a, a.T[:, :64].copy())"
+            "[0, 0])")
+    pid = os.fork()
+    if pid == 0:  # the child: the inherited pool has no threads; a product must not hang
+        try:
+            linalg.matmul(a, a.T[:, :64].copy())
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "2000.0"
+
+
+class _Plain:
+    """The straightforward MLP step: new arrays for everything, the same operations."""
+
+    def __init__(self, model: MLP) -> None:
+        self.m = model
+
+    def loss_and_grad(self, params, X, y):
+        m = self.m
+        inputs, h = [X], X
+        for k in range(1, m.n_layers):
+            h = linalg.matmul(h, params[f"W{k}"])
+            h += params[f"b{k}"]
+            h = np.maximum(h, 0)
+            inputs.append(h)
+        last = m.n_layers
+        scores = linalg.matmul(h, params[f"W{last}"]) + params[f"b{last}"]
+        loss, dout = m.data_loss(scores, y)
+        grads = {}
+        for k in range(last, 0, -1):
+            dW = linalg.matmul(inputs[k - 1].T, dout)
+            if m.reg:
+                dW = dW + (2 * m.reg) * params[f"W{k}"]
+            grads[f"W{k}"], grads[f"b{k}"] = dW, dout.sum(axis=0)
+            if k > 1:
+                dout = linalg.matmul(dout, params[f"W{k}"].T) * (inputs[k - 1] > 0)
+        return loss + l2_penalty(params, m.reg, m._weights()), grads
+
+
+@pytest.mark.parametrize("head", [softmax_loss, svm_loss])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_reusing_mlp_step_equals_the_straightforward_one(head, threads):
+    linalg.set_threads(threads)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 200), dtype=np.float32)
+    y = rng.integers(0, 10, 300)
+    model = MLP((64, 32), head, 1e-3)
+    params = model.init_params(200, 10, rng)
+    plain_params = {k: v.copy() for k, v in params.items()}
+    grads: dict = {}
+    for step in range(3):
+        idx = rng.integers(0, 300, 128 if step < 2 else 44)  # a smaller last batch too
+        loss, g = model.loss_and_grad(params, X[idx], y[idx], out=grads)
+        ref_loss, ref = _Plain(model).loss_and_grad(plain_params, X[idx], y[idx])
+        assert loss == ref_loss and g is grads
+        for k in params:
+            assert np.array_equal(g[k], ref[k]), (step, k)
+            params[k] -= 0.01 * g[k]
+            plain_params[k] -= 0.01 * ref[k]
