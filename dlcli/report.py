@@ -1,6 +1,7 @@
 """Summaries of a comparison: one row per variant, mean ± std across seeds, the ranking and the
-chosen variant, sorting, the ``summary.{csv,json,md}`` writers, the ``runs list`` rows and the
-terminal sparkline. The plots are in :mod:`dlcli.plots` (matplotlib is imported only there).
+chosen variant, sorting, the ``summary.{csv,json,md}`` writers and the terminal sparkline. The
+plots are in :mod:`dlcli.plots` (matplotlib is imported only there); the ``runs list`` rows in
+:mod:`dlcli.listing`.
 
 Choose on validation, report test once: rows and groups are ranked by the validation metric
 (:func:`dlcli.metrics.rank_metric`; the final loss without a validation split), the test metric
@@ -393,73 +394,7 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
 
 
 def listing_row(info: Any) -> dict[str, Any]:
-    """One line of ``dlcli runs list`` for a :class:`dlcli.runs.RunInfo`: a run's ``metric`` is
-    what it would be chosen by (validation), ``report_metric`` its test figure. A damaged file
-    (a list where a mapping belongs, text where a number does) shows as missing values."""
-    if info.kind == "compare":
-        return _compare_listing(info)
-    from dlcli.metrics import rank_metric as of_run
-    from dlcli.metrics import report_metric as report_of
+    """Moved to :func:`dlcli.listing.listing_row`; kept until dlcli.api imports it there."""
+    from dlcli.listing import listing_row as row
 
-    cfg, res = _mapping(info.config), _mapping(info.result)
-    metrics = {k: v for k, v in _mapping(res.get("metrics")).items() if _number(v) is not None}
-    key, rank, _ = of_run(metrics)
-    report = report_of(metrics)
-    return {"id": info.id, "kind": "run", "name": cfg.get("name"),
-            "data": _mapping(cfg.get("data")).get("source"),
-            "model": _mapping(cfg.get("model")).get("name"),
-            "strategy": _mapping(cfg.get("strategy")).get("name"),
-            "status": str(res.get("status", "incomplete")), "metric": key if metrics else None,
-            "value": rank, "report_metric": report,
-            "report_value": metrics.get(report) if report else None,
-            "wall_time_s": _number(res.get("wall_time_s")), "path": str(info.path)}
-
-
-def _mapping(obj: Any) -> Mapping[str, Any]:
-    return obj if isinstance(obj, Mapping) else {}
-
-
-def _number(obj: Any) -> float | int | None:
-    return obj if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
-
-
-def _compare_listing(info: Any) -> dict[str, Any]:
-    """A comparison's line: its chosen variant's validation and test figures (means across
-    seeds), ``k/n completed``, the summed wall time."""
-    kids = [listing_row(child) for child in info.children]
-    sweep = _mapping(info.sweep)
-    variants = sweep.get("variants")
-    total = len(variants) if isinstance(variants, list) and variants else len(kids)
-    done = [k for k in kids if k["status"] == "completed"]
-    best = _chosen_of(info, kids)
-    walls = [k["wall_time_s"] for k in kids if k["wall_time_s"] is not None]
-
-    def one_or_many(column: str, noun: str) -> str | None:
-        seen = list(dict.fromkeys(k[column] for k in kids if k[column]))
-        return seen[0] if len(seen) == 1 else (f"{len(seen)} {noun}" if seen else None)
-
-    return {"id": info.id, "kind": "compare", "name": sweep.get("name"),
-            "data": one_or_many("data", "sources"), "model": one_or_many("model", "models"),
-            "strategy": one_or_many("strategy", "strategies"),
-            "status": "completed" if len(done) == total else f"{len(done)}/{total} completed",
-            "metric": best["metric"] if best else None, "value": best and best["value"],
-            "report_metric": best["report_metric"] if best else None,
-            "report_value": best and best["report_value"],
-            "wall_time_s": round(sum(walls), 4) if walls else None, "path": str(info.path)}
-
-
-def _chosen_of(info: Any, kids: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The chosen variant from summary.json's rows (grouped across seeds); without a readable
-    summary.json (still starting, or damaged), the best completed run on its own."""
-    try:
-        return Summary.from_json(info.path, info.summary).chosen() if info.summary else None
-    except (KeyError, TypeError, ValueError, AttributeError):
-        pass
-    key, higher = rank_metric({k["metric"]: k["value"]} for k in kids if k["metric"])
-    known = [k for k in kids if k["status"] == "completed" and k["metric"] == key
-             and k["value"] is not None]
-    if not known:
-        return None
-    best = (max if higher else min)(known, key=lambda k: k["value"])
-    return {"metric": key, "value": best["value"], "report_metric": best["report_metric"],
-            "report_value": best["report_value"]}
+    return row(info)

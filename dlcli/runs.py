@@ -223,6 +223,13 @@ def read_run(path: Path, root: Path | None = None) -> RunInfo:
     return info
 
 
+def folder_id(path: Path) -> str:
+    """The id ``dlcli runs`` knows a folder by: its name, or ``compare-.../01-sgd`` for a run
+    of a comparison."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if _kind(path.parent) == "compare" else path.name
+
+
 def _started(path: Path) -> tuple[str, float]:
     match = _STAMP.match(path.name)
     return (match.group(1) if match else "", path.stat().st_mtime)
@@ -232,23 +239,49 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
     """Runs and compare folders directly under ``root``, newest first."""
     root = Path(root)
     if not root.is_dir():
-        raise UsageError(f"{root}: no such folder")
-    found = [p for p in root.iterdir() if p.is_dir() and _kind(p)]
-    return [read_run(p, root) for p in sorted(found, key=_started, reverse=True)]
+        raise UsageError(f"{root}: no such folder (the runs folder: give --dir, or run from the "
+                         f"folder that holds it)")
+    return [read_run(p, root) for p in sorted(_folders(root), key=_started, reverse=True)]
+
+
+def _folders(parent: Path) -> list[Path]:
+    """The run and compare folders directly in ``parent``; a dot-folder (``runs rm`` renames a
+    folder to ``.removing-...`` before deleting it) is never one."""
+    return [p for p in parent.iterdir()
+            if not p.name.startswith(".") and p.is_dir() and _kind(p)]
 
 
 def resolve_run(ref: str, root: str | Path = "runs") -> Path:
-    """A run or compare folder from a path, or from an id prefix (or part of it) under ``root``."""
-    direct = Path(ref)
-    for candidate in (direct, Path(root) / ref):
+    """A run or compare folder from its path, or its id under ``root``: the whole id or a prefix
+    (else a part) of a folder's name, a comparison's run included (``04-gd`` when only one
+    comparison has it; else ``<compare id prefix>/<run prefix>``, e.g. ``compare-2026/04``)."""
+    root = Path(root)
+    for candidate in (Path(ref), root / ref):
         if candidate.is_dir() and _kind(candidate):
             return candidate
-    root = Path(root)
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and _kind(p)) if root.is_dir() \
-        else []
-    matches = [n for n in names if n.startswith(ref)] or [n for n in names if ref in n]
+    if not root.is_dir():
+        raise UsageError(f"{ref}: no such run (not a folder, and {root} does not exist; "
+                         f"give --dir RUNS_FOLDER)")
+    if "/" in ref.strip("/") and not Path(ref).is_absolute():
+        parent_ref, child_ref = ref.strip("/").split("/", 1)
+        parent = _pick(parent_ref, {p.name: p for p in _folders(root)}, root)
+        if _kind(parent) != "compare":
+            raise UsageError(f"{ref}: {parent.name} is a run, not a comparison")
+        return _pick(child_ref, {f"{parent.name}/{p.name}": p for p in _folders(parent)}, root)
+    found = {p.name: p for p in _folders(root)}
+    for folder in [p for p in found.values() if _kind(p) == "compare"]:
+        found.update({f"{folder.name}/{p.name}": p for p in _folders(folder)})
+    return _pick(ref, found, root)
+
+
+def _pick(ref: str, found: dict[str, Path], root: Path) -> Path:
+    """The one folder whose name (the id's last part) starts with ``ref``, else contains it."""
+    names = sorted(found)
+    last = {n: n.rsplit("/", 1)[-1] for n in names}
+    matches = [n for n in names if last[n].startswith(ref)] or \
+        [n for n in names if ref in last[n]]
     if len(matches) == 1:
-        return root / matches[0]
+        return found[matches[0]]
     if not matches:
         raise UsageError(f"{ref}: no such run (not a folder, nor an id under {root})")
     shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
