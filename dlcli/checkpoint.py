@@ -182,6 +182,7 @@ def restore(tree: Mapping[str, Any], template: Mapping[str, np.ndarray], n_train
     if cls is RandomSearchState:
         state = cls(iteration, _params(raw.get("bestW"), template, "bestW", where),
                     _float(raw.get("bestloss"), "bestloss", where), rows)
+        # the loop saved its rng_state as the checkpoint's generator state: start there
     elif cls is LocalSearchState:
         state = cls(iteration, _params(raw.get("W"), template, "W", where),
                     _float(raw.get("bestloss"), "bestloss", where), rows)

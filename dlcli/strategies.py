@@ -47,6 +47,12 @@ class RandomSearchState:
     bestW: Params
     bestloss: float
     rows: np.ndarray | None  # the fixed training rows scored (None: all of them)
+    # Where to continue drawing from: the start of the pass in progress (None: the random
+    # generator's own state, at a pass boundary). Saved in checkpoints in place of it.
+    rng_state: dict[str, Any] | None = None
+
+
+CANDIDATES_PER_PASS = 64  # linear models: candidates scored per pass over the training rows
 
 
 @dataclass
@@ -94,24 +100,42 @@ def random_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Para
                   ) -> Iterator[Step]:
     """Each iteration draws a fresh ``W = init_scale * randn``; keep the lowest loss seen.
 
-    A model may say how to draw instead (``sample_params(rng)``): a landscape draws a point
-    of its plotting box.
+    The draws come one after the other from ``rng``, as the lecture's loop makes them; a
+    linear model scores CANDIDATES_PER_PASS of them per pass over X (one wide product instead
+    of one product per candidate, which reads the whole training matrix each time), so the
+    same candidate wins as in the one-at-a-time loop. A model may say how to draw instead
+    (``sample_params(rng)``): a landscape draws a point of its plotting box.
     """
     s = state
+    score = _scorer(model)
     if s is None:
         rows = _eval_rows(data, cfg, rng)
         X, y = _rows(data, rows)
-        s = RandomSearchState(0, params, model.loss(params, X, y), rows)
+        s = RandomSearchState(0, params, float(score([params], X, y)[0]), rows)
     X, y = _rows(data, s.rows)
     sample = getattr(model, "sample_params", None)
+    k = CANDIDATES_PER_PASS if getattr(model, "candidate_losses", None) else 1
     while True:
-        s.iteration += 1
-        W = (sample(rng) if sample is not None
-             else model.init_params(data.n_features, data.n_outputs, rng))
-        loss = model.loss(W, X, y)
-        if loss < s.bestloss:
-            s.bestW, s.bestloss = W, loss
-        yield Step(s.iteration, s.bestloss, s.bestW, 1, s)
+        # Passes are aligned to iteration numbers (k, 2k, ...), so a run resumed in the middle
+        # of one draws and scores that very pass again (its rng_state is the pass's start).
+        start = dict(rng.bit_generator.state)
+        Ws = [sample(rng) if sample is not None
+              else model.init_params(data.n_features, data.n_outputs, rng) for _ in range(k)]
+        losses = score(Ws, X, y)
+        for j in range(s.iteration % k, k):
+            s.iteration += 1
+            if losses[j] < s.bestloss:
+                s.bestW, s.bestloss = Ws[j], float(losses[j])
+            s.rng_state = start if j < k - 1 else None  # None: the generator's own state
+            yield Step(s.iteration, s.bestloss, s.bestW, 1, s)
+
+
+def _scorer(model: Model) -> Callable[[list[Params], np.ndarray, np.ndarray], np.ndarray]:
+    """Losses of a list of candidates: at once where the model can (linear), else one by one."""
+    many = getattr(model, "candidate_losses", None)
+    if many is not None:
+        return many
+    return lambda Ws, X, y: np.array([model.loss(W, X, y) for W in Ws])
 
 
 def random_local_search(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,

@@ -109,3 +109,42 @@ def test_every_strategy_works_with_every_model(name, model):
     assert out.records[-1].best_loss < out.records[0].loss
     key = "test_accuracy" if model == "mlp" else "test_r2"
     assert out.metrics[key] is not None
+
+
+def _lecture_random_search(model, data, cfg, rng, n):
+    """The lecture's loop, one candidate at a time: the reference for the batched one."""
+    from dlcli.strategies import _eval_rows, _rows
+
+    X, y = _rows(data, _eval_rows(data, cfg.strategy, rng))
+    losses = []
+    for _ in range(n):
+        W = model.init_params(data.n_features, data.n_outputs, rng)
+        losses.append(model.loss(W, X, y))
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("model_name", ["softmax", "svm"])
+def test_batched_random_search_chooses_as_the_one_at_a_time_loop(model_name):
+    from dlcli.strategies import CANDIDATES_PER_PASS, random_search
+    from dlcli.train import streams
+
+    raw = small_raw(name="random-search", iterations=150)
+    raw["model"]["name"] = model_name
+    raw["model"]["init_scale"] = 1e-3
+    cfg = validate(raw)
+    data = load_dataset(cfg.data, cfg.seed)
+    model = build_model(cfg.model)
+    init, rng = streams(cfg.seed)
+    params = model.init_params(data.n_features, data.n_outputs, init)
+    n = 150
+    steps = random_search(model, data, cfg.strategy, params, rng)
+    seen = [next(steps) for _ in range(n)]
+    _, ref_rng = streams(cfg.seed)
+    ref = _lecture_random_search(model, data, cfg, ref_rng, n)
+    best = int(np.argmin(ref))
+    chosen = next(s for s in seen if s.params is seen[-1].params)  # the step that found it
+    assert chosen.iteration == best + 1 and n > 2 * CANDIDATES_PER_PASS
+    assert seen[-1].loss == pytest.approx(ref[best], rel=1e-5)  # float32 rounding apart
+    bests = np.minimum.accumulate(np.minimum(ref, model.loss(params, *(data.X_train,
+                                                                      data.y_train))))
+    np.testing.assert_allclose([s.loss for s in seen], bests, rtol=1e-5)

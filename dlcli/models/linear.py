@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcli.linalg import matmul
-from dlcli.models.losses import l2_penalty, mse_loss, softmax_loss, svm_loss
+from dlcli.models.losses import LOSS_SUMS, l2_penalty, mse_loss, softmax_loss, svm_loss
 
 Params = dict[str, np.ndarray]
+CHUNK_VALUES = 4 << 20  # scores computed per chunk of rows when scoring many candidates
 LossFn = Callable[..., tuple[float, "np.ndarray | None"]]
 
 
@@ -53,6 +54,24 @@ class LinearModel:
     def loss(self, params: Params, X: np.ndarray, y: np.ndarray) -> float:
         data_loss, _ = self.data_loss(matmul(X, params["W"]), y, grad=False)
         return data_loss + l2_penalty(params, self.reg, ("W",))
+
+    def candidate_losses(self, candidates: list[Params], X: np.ndarray, y: np.ndarray
+                         ) -> np.ndarray:
+        """The loss of each of k candidate ``W (D, C)`` on ``X (N, D)``, ``(k,)`` float64: one
+        product ``X @ [W_1 ... W_k]`` per chunk of rows, so X is read once for all k (the same
+        numbers as :meth:`loss` up to float32 rounding)."""
+        Wcat = np.concatenate([c["W"] for c in candidates], axis=1)  # (D, k C)
+        k, C = len(candidates), candidates[0]["W"].shape[1]
+        sums = LOSS_SUMS[self.data_loss]
+        total = np.zeros(k, dtype=np.float64)
+        rows = max(1, CHUNK_VALUES // Wcat.shape[1])  # (rows, k C) scores: ~16 MB of float32
+        buf = np.empty((min(rows, X.shape[0]), Wcat.shape[1]), dtype=np.result_type(X, Wcat))
+        for start in range(0, X.shape[0], rows):
+            part = X[start:start + rows]
+            S = matmul(part, Wcat, out=buf[:len(part)])
+            total += sums(S.reshape(len(part), k, C), y[start:start + rows])
+        penalty = [l2_penalty(c, self.reg, ("W",)) for c in candidates]
+        return total / max(1, X.shape[0]) + np.asarray(penalty)
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         """``(N,)``: class labels (the highest score), or the predicted target."""

@@ -67,3 +67,39 @@ def mse_loss(
     if not grad:
         return loss, None
     return loss, (err * (2.0 / len(y)))[:, None].astype(scores.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- many candidates
+# Random search scores k candidate weight matrices at once: scores ``S (R, k, C)`` for R rows.
+# Each function returns, per candidate, the sum over the rows of the data loss ``(k,)`` float64
+# (the caller divides by N once all row chunks are in). ``S`` is scratch: it may be changed.
+
+
+def softmax_loss_sums(S: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sum_n log(sum_j e^{s_nj}) - s_{n,y_n}`` per candidate."""
+    rows = np.arange(S.shape[0])
+    correct = S[rows, :, y].copy()  # (R, k)
+    top = S.max(axis=2, keepdims=True)
+    S -= top
+    np.exp(S, out=S)
+    lse = np.log(S.sum(axis=2)) + top[:, :, 0]
+    return (lse - correct).sum(axis=0, dtype=np.float64)
+
+
+def svm_loss_sums(S: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sum_n sum_{j != y_n} max(0, s_nj - s_{n,y_n} + 1)`` per candidate."""
+    rows = np.arange(S.shape[0])
+    S -= S[rows, :, y][:, :, None]
+    S += 1.0
+    np.maximum(S, 0, out=S)
+    S[rows, :, y] = 0
+    return S.sum(axis=(0, 2), dtype=np.float64)
+
+
+def mse_loss_sums(S: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sum_n (s_n - y_n)^2`` per candidate (one output: ``S (R, k, 1)``)."""
+    err = S[:, :, 0] - y[:, None]
+    return np.einsum("nk,nk->k", err, err, dtype=np.float64)
+
+
+LOSS_SUMS = {softmax_loss: softmax_loss_sums, svm_loss: svm_loss_sums, mse_loss: mse_loss_sums}
