@@ -52,7 +52,7 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(n_train=1_024, n_val=64, n_test=64, warmup=1, block_s=0.0, min_steps=3,
+QUICK = Sizes(n_train=512, n_val=32, n_test=32, warmup=1, block_s=0.0, min_steps=3,
               sklearn_mlp_batches=2, sgdclassifier_rows=256, candidates=12,
               lecture_candidates=6, local_steps=3, loop_coords=2, peak_n=256, copy_mb=8,
               cifar_per_batch=60, train_iterations=3, cli_repeats=1, quickstart_repeats=1,
