@@ -78,6 +78,11 @@ def gradcheck(cfg: Config, *, samples: int = 20, coords: int = 200,
     ``strategy.h``; ``coords`` random coordinates per tensor, or all of them with ``full``
     (refused, as a ConfigError, when estimated to exceed ``strategy.max_seconds``).
     """
+    with runner.computing(linalg.CORES):  # every core; the same numbers for any count
+        return _gradcheck(cfg, samples, coords, full)
+
+
+def _gradcheck(cfg: Config, samples: int, coords: int, full: bool) -> GradcheckReport:
     data, model = build(cfg)
     params = model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3]))

@@ -21,7 +21,6 @@ Both work in the dtype of the arrays they are given; pass float64 for gradient c
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,8 +48,13 @@ class Probe(Protocol):
 
 
 def default_jobs() -> int:
-    """Threads for the vectorized kernels: numpy releases the GIL, so cores add up."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Threads for the vectorized kernels (numpy releases the GIL, so cores add up): the run's
+    thread count (:func:`dlcli.linalg.threads`), so a --jobs worker does not take every core.
+    Each block of rows is computed alike whichever thread takes it: the same bits for any
+    count."""
+    from dlcli.linalg import threads
+
+    return threads()
 
 
 def probe(model: Model, params: Params, X: np.ndarray, y: np.ndarray, h: float = 1e-5,
