@@ -8,8 +8,8 @@ block is one single-threaded BLAS call; the blocks run in a pool of ``threads()`
 (BLAS releases the GIL), or one after the other. The same run therefore gives the same bits
 with 1 thread, with all cores, in a ``--jobs`` worker and in ``dlcli train`` (on one machine).
 
-Shapes: ``a (M, K)``, ``b (K, N)``, the product ``(M, N)``. Split along M only, so that no
-block sums over a part of K: every output element is computed by one BLAS call, whole.
+Shapes: ``a (M, K)``, ``b (K, N)``, the product ``(M, N)``. Split along M or N, never K, so
+that no block sums over a part of K: every output element is computed by one BLAS call, whole.
 """
 
 from __future__ import annotations
@@ -50,12 +50,17 @@ def threads() -> int:
     return int(getattr(_state, "threads", 1))
 
 
-def blocks(m: int, k: int, n: int) -> list[tuple[int, int]]:
-    """The row ranges ``[start, stop)`` a product of these shapes is computed in: at most one
-    per core of the machine, each at least MIN_ROWS rows, one for a small product."""
-    parts = 1 if 2 * m * k * n < MIN_FLOPS else max(1, min(CORES, m // MIN_ROWS))
-    edges = [m * i // parts for i in range(parts + 1)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+def split(m: int, k: int, n: int) -> tuple[int, list[tuple[int, int]]]:
+    """How a product of these shapes is cut: ``(axis, ranges)``, axis 0 for rows of the output
+    (each block packs its rows of ``a`` and all of ``b``), 1 for columns (its columns of ``b``,
+    all of ``a``) — whichever copies less, i.e. along the larger operand. At most one block per
+    core of the machine, each at least MIN_ROWS wide; one block for a small product. A function
+    of the shapes and the machine only: never of the threads in use."""
+    axis = 0 if m * k >= k * n else 1
+    size = (m, n)[axis]
+    parts = 1 if 2 * m * k * n < MIN_FLOPS else max(1, min(CORES, size // MIN_ROWS))
+    edges = [size * i // parts for i in range(parts + 1)]
+    return axis, list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def _pool(n: int) -> ThreadPoolExecutor:
@@ -67,20 +72,24 @@ def _pool(n: int) -> ThreadPoolExecutor:
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` into ``out`` (allocated when None), block by block (see :func:`blocks`)."""
+    """``a @ b`` into ``out`` (allocated when None), block by block (see :func:`split`)."""
     m, k = a.shape
     n = b.shape[1]
     if out is None:
         out = np.empty((m, n), dtype=np.result_type(a, b))
-    parts = blocks(m, k, n)
+    axis, parts = split(m, k, n)
     if len(parts) == 1:
         return np.matmul(a, b, out=out)
 
     err = np.geterr()  # the caller's floating-point error handling, for the pool threads too
 
     def one(part: tuple[int, int]) -> None:
+        lo, hi = part
         with np.errstate(**err):
-            np.matmul(a[part[0]:part[1]], b, out=out[part[0]:part[1]])
+            if axis == 0:
+                np.matmul(a[lo:hi], b, out=out[lo:hi])
+            else:
+                np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
 
     workers = min(threads(), len(parts))
     if workers == 1:

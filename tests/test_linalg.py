@@ -22,7 +22,7 @@ def _one_blas_thread():
 
 
 @pytest.mark.parametrize("shape", [(256, 3073, 96), (3073, 256, 64), (50, 30, 10),
-                                   (1000, 300, 10)])
+                                   (1000, 300, 10), (256, 3073, 512), (64, 300, 2000)])
 def test_the_same_bits_for_any_thread_count(shape):
     m, k, n = shape
     rng = np.random.default_rng(0)
@@ -39,10 +39,12 @@ def test_the_same_bits_for_any_thread_count(shape):
 
 
 def test_blocks_depend_on_shapes_only():
-    assert linalg.blocks(10, 10, 10) == [(0, 10)]
-    big = linalg.blocks(256, 3073, 512)
-    assert big[0][0] == 0 and big[-1][1] == 256 and len(big) <= max(1, linalg.CORES)
+    assert linalg.split(10, 10, 10) == (0, [(0, 10)])
+    axis, big = linalg.split(256, 3073, 512)  # b (6 MB) is the bigger operand: its columns
+    assert axis == 1 and big[0][0] == 0 and big[-1][1] == 512
+    assert len(big) <= max(1, linalg.CORES)
     assert all(stop - start >= linalg.MIN_ROWS for start, stop in big)
+    assert linalg.split(3073, 256, 512)[0] == 0  # a (3 MB) is the bigger one: its rows
 
 
 def test_a_forked_child_can_still_multiply():
