@@ -6,7 +6,7 @@ CIFAR rows: the fast path (dlcli.numgrad) against the lecture's per-coordinate l
 ``rows`` gives ``make bench`` (benchmarks.run) its rows: the timings alone, at h = 1e-5.
 
 The loop is timed on a random subset of coordinates and extrapolated to all 30,730 x 2 loss
-evaluations. Accuracy: the relative error |a - n| / max(|a| + |n|, 1e-12) of the fast
+evaluations. Accuracy: the relative error |a - n| / max(|a|, |n|) (dlcli.gradcheck) of the fast
 numerical gradient against the analytic one, both in float64, at the lecture's starting point
 W = 1e-4 * randn. For the hinge, coordinates whose ±h interval crosses a kink of some row
 (where the analytic gradient is only a subgradient) are counted and reported apart.
