@@ -29,7 +29,7 @@ DirOpt = manage.DirOpt
 @runs_app.command("list")
 def list_runs(
     old_root: Annotated[Path | None, typer.Argument(
-        hidden=True, show_default=False, help="Deprecated: use --dir.")] = None,
+        hidden=True, show_default=False, metavar="DIR", help="Deprecated: use --dir.")] = None,
     root: DirOpt = Path("runs"),
     all_: Annotated[bool, typer.Option("--all", "-a", help="Also list the runs inside each "
                                        "compare folder.")] = False,
@@ -49,8 +49,11 @@ def list_runs(
         "--limit", "-n", min=1, help="At most N rows.", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A table of runs and compare folders, newest first: each with the validation metric it is
-    chosen by and its test metric (a comparison: its chosen variant's), and its tags."""
+    """A table of runs and compare folders, newest first.
+
+    Each with the validation metric it is chosen by and its test metric (a comparison: its
+    chosen variant's), and its tags. --all adds each comparison's runs.
+    """
     from dlcli import listing
     from dlcli.cli_common import err_console, guarded
 
@@ -149,8 +152,10 @@ def show(
     root: DirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ) -> None:
-    """A run's result, tags and note, a sparkline of its loss, its pictures and its config (a
-    compare folder: its table and pictures)."""
+    """A run's result, tags and note, loss sparkline, pictures and config.
+
+    A compare folder: its table, its runs' tags and its pictures.
+    """
     from dlcli import api
     from dlcli.cli_common import guarded, out_console
 

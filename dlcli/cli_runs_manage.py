@@ -17,15 +17,17 @@ import typer
 
 DirOpt = Annotated[Path, typer.Option(
     "--dir", "-d", envvar="DLCLI_RUNS_DIR",
-    help="The runs folder, where ids are looked up [env DLCLI_RUNS_DIR].")]
+    help="The runs folder, where ids are looked up.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout instead of a table.")]
 RunArg = Annotated[str, typer.Argument(help="A run: its path, or its id (a prefix is enough).",
                                        show_default=False)]
 
 
 def diff(a: RunArg, b: RunArg, root: DirOpt = Path("runs"), as_json: JsonOpt = False) -> None:
-    """What differs between two runs (of any comparisons): the config keys, then every metric
-    side by side with the change B - A."""
+    """What differs between two runs, of any comparisons.
+
+    The config keys that differ (dotted), then every metric side by side with the change B - A.
+    """
     from dlcli.cli_common import guarded, out_console
     from dlcli.housekeeping import diff_runs
     from dlcli.runs import folder_id, read_run, resolve_run
@@ -103,8 +105,11 @@ def tag(
         "--remove", "-r", help="A tag to remove; repeatable.", show_default=False)] = None,
     root: DirOpt = Path("runs"),
 ) -> None:
-    """Add tags to a run (a comparison: to each of its runs), or remove them; prints the tags
-    each run then has. Tags: 1-64 characters, no spaces. Filter with runs list --tag."""
+    """Add tags to a run (a comparison: to each of its runs), or remove them.
+
+    Prints the tags each run then has. A tag: 1 to 64 characters, no spaces. Filter with
+    dlcli runs list --tag TAG.
+    """
     from dlcli.cli_common import guarded
     from dlcli.housekeeping import retag
     from dlcli.runs import resolve_run
@@ -122,10 +127,13 @@ def rm(
                                           "be removed.")] = False,
     root: DirOpt = Path("runs"),
 ) -> None:
-    """Remove run or compare folders under --dir, after asking. Refused (nothing removed) for a
-    folder that is running (its .lock held by a live process, or no result.json and metrics.csv
-    written in the last 30 s), a single run of a comparison, a symlink, or anything that is not
-    a run or compare folder directly under --dir. Without a terminal, --yes is needed."""
+    """Remove run or compare folders under --dir, after asking.
+
+    Refused, and nothing removed, for a folder that is running (its .lock held by a live
+    process, or no result.json and metrics.csv written in the last 30 s), a single run of a
+    comparison, a symlink, or anything that is not a run or compare folder directly under
+    --dir. Without a terminal, --yes is needed.
+    """
     from dlcli.cli_common import EXIT_USAGE, fail, guarded
     from dlcli.housekeeping import plan_removal, remove, total_bytes
     from dlcli.runs import resolve_run
@@ -164,12 +172,14 @@ def export(
     mlflow: Annotated[str, typer.Option(
         "--mlflow", envvar="DLCLI_MLFLOW_URI", show_default=False,
         help="The MLflow tracking URI: sqlite:///mlflow.db, http://HOST:5000, or a folder "
-             "(./mlruns) [env DLCLI_MLFLOW_URI].")] = "",
+             "(./mlruns).")] = "",
     root: DirOpt = Path("runs"),
 ) -> None:
-    """Log existing run and compare folders to MLflow (a comparison: a parent run with one run
-    per variant); a folder logged before, unchanged since, is skipped. Exit 3 when the tracking
-    store cannot be reached."""
+    """Log existing run and compare folders to MLflow.
+
+    A comparison becomes a parent run with one nested run per variant; a folder logged before,
+    and unchanged since, is skipped. Exit 3 when the tracking store cannot be reached.
+    """
     from dlcli import tracking
     from dlcli.cli_common import EXIT_USAGE, fail, guarded
     from dlcli.runs import list_runs, lock_owner, pid_alive, resolve_run
