@@ -18,58 +18,138 @@ import typer
 from dlcli.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
+    OutOpt,
     SetOpt,
     ThreadsOpt,
     check_tags,
+    complete_run_id,
+    debugging,
     err_console,
+    fail,
     guarded,
     interrupted_code,
     load_configs,
     out_console,
+    set_debug,
+)
+
+EPILOG = (
+    "Environment: DLCLI_RUNS_DIR (the default --out / --dir: runs), DLCLI_CACHE_DIR (the CIFAR-10 "
+    "cache; else $XDG_CACHE_HOME/dlcli, else ~/.cache/dlcli), DLCLI_MLFLOW_URI (the default "
+    "--mlflow), DLCLI_DEBUG=1 (as --debug), NO_COLOR / FORCE_COLOR (colours). "
+    "Exit codes: 0 ok, 1 a run failed or diverged, 2 bad usage, config or data, 3 the machine "
+    "refused (out of memory, disk full, permission denied, a lost scheduler), 130 Ctrl-C, "
+    "143 SIGTERM (docs/errors.md)."
 )
 
 app = typer.Typer(
     name="dlcli",
     help="Train and compare the ways to find good weights: random search to SGD with momentum.",
+    epilog=EPILOG,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,  # click's plain help: flags without a <bool> metavar, whole lines
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dlcli.versions import describe
+
+        print(describe())
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_version, is_eager=True,
+        help="Versions of dlcli, Python, numpy and the BLAS in use.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", envvar="DLCLI_DEBUG", help="Show the full traceback of any error (for a "
+        "bug report).")] = False,
+) -> None:
+    set_debug(debug)
+
+
 @app.command()
-def validate(configs: Annotated[list[Path], typer.Argument(help="YAML config or sweep files.")],
-             set_: SetOpt = None) -> None:
-    """Check config files (and sweep files: every variant) without running them."""
+def validate(
+    configs: Annotated[list[Path], typer.Argument(help="YAML config or sweep files.",
+                                                  metavar="FILE...")],
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout."
+                                          )] = False,
+) -> None:
+    """Check config files (and sweep files: every variant) without running them.
+
+    One verdict per file on stdout; exit 2 if any file is not valid.
+    """
+    code = EXIT_OK
+    for path in configs:
+        verdict = _verdict(path, set_ or [])
+        code = max(code, EXIT_OK if verdict["ok"] else verdict["exit_code"])
+        if as_json:
+            print(json.dumps(verdict), flush=True)
+        else:
+            text = (f"{path}: ok ({verdict['what']})" if verdict["ok"]
+                    else f"{path}: invalid: {verdict['error']}")
+            out_console().print(text, highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _verdict(path: Path, sets: list[str]) -> dict[str, Any]:
+    """What ``validate`` says of one file: ok and what it is, or the one-line error."""
     from dlcli.config import load_config
+    from dlcli.errors import DlcliError
     from dlcli.sweep import Plan, is_sweep_file, load_plan
 
-    checked = guarded(lambda: [load_plan(p, sets=set_ or []) if is_sweep_file(p)
-                               else load_config(p, set_ or []) for p in configs])
-    for path, item in zip(configs, checked, strict=True):
-        what = (f"sweep {item.name}, {len(item.variants)} variants" if isinstance(item, Plan)
-                else f"{item.strategy.name} on {item.data.source} with {item.model.name}")
-        err_console.print(f"{path}: ok ({what})", highlight=False, markup=False, soft_wrap=True)
+    try:
+        item = load_plan(path, sets=sets) if is_sweep_file(path) else load_config(path, sets)
+        if not isinstance(item, Plan):
+            _check_data_path(item, path)
+    except DlcliError as exc:
+        return {"file": str(path), "ok": False, "error": str(exc), "exit_code": exc.exit_code}
+    if isinstance(item, Plan):
+        return {"file": str(path), "ok": True, "kind": "sweep", "name": item.name,
+                "variants": len(item.variants),
+                "what": f"sweep {item.name}, {len(item.variants)} variants"}
+    return {"file": str(path), "ok": True, "kind": "config", "name": item.name,
+            "what": f"{item.strategy.name} on {item.data.source} with {item.model.name}"}
+
+
+def _check_data_path(cfg: Any, path: Path) -> None:
+    """A config naming a data file that is not there is not ready to run: say so now."""
+    from dlcli.errors import ConfigError
+
+    if cfg.data.path and not Path(cfg.data.path).expanduser().exists():
+        raise ConfigError(f"{path}: data.path: {cfg.data.path} does not exist (relative paths "
+                          f"are from the working directory; --set data.path=... to point "
+                          f"elsewhere)")
 
 
 @app.command()
 def train(
     configs: Annotated[list[Path] | None, typer.Argument(
-        help="YAML config files, run in order.", show_default=False)] = None,
+        help="YAML config files, run in order.", show_default=False,
+        metavar="CONFIG...")] = None,
     set_: SetOpt = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Root of the run folders.")] = Path(
-        "runs"),
-    seed: Annotated[int | None, typer.Option(help="Override the config's seed.", min=0)] = None,
+    out: OutOpt = Path("runs"),
+    seed: Annotated[int | None, typer.Option(help="Override the config's seed.", min=0,
+                                             metavar="N")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="Continue a run from its checkpoint.npz: its folder, or its id under "
-        "--out.", show_default=False)] = None,
+        "--out.", show_default=False, autocompletion=complete_run_id, metavar="RUN")] = None,
     iterations: Annotated[int | None, typer.Option(
         "--iterations", min=1, help="With --resume: the new total of iterations (extends a "
-        "completed run).", show_default=False)] = None,
+        "completed run).", show_default=False, metavar="N")] = None,
     tag: Annotated[list[str] | None, typer.Option(
         "--tag", help="A tag kept in result.json (runs list --tag finds it); repeatable.",
-        show_default=False)] = None,
+        show_default=False, metavar="TAG")] = None,
     note: Annotated[str | None, typer.Option(
-        "--note", help="A note kept in result.json.", show_default=False)] = None,
+        "--note", help="A note kept in result.json.", show_default=False,
+        metavar="TEXT")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON result per run on stdout."
                                           )] = False,
@@ -198,7 +278,17 @@ def main() -> None:
     from dlcli.signals import install
 
     install()  # SIGTERM ends a run or a comparison cleanly, as Ctrl-C does (exit 143)
-    app()
+    try:
+        app()
+    except Exception as exc:  # a bug in dlcli: one line, the traceback with --debug
+        if debugging():
+            raise
+        try:
+            fail(f"internal error, a bug in dlcli: {type(exc).__name__}: {exc} (rerun with "
+                 f"--debug or DLCLI_DEBUG=1 for the traceback, and please report it)",
+                 EXIT_FAILED)
+        except typer.Exit as done:  # outside the app: exit here
+            sys.exit(done.exit_code)
 
 
 def _register() -> None:

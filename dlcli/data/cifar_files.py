@@ -101,9 +101,15 @@ def load_cifar10(path: str | Path, cache_dir: str | Path | None = None, *,
 
 
 def default_cache_dir() -> Path:
-    """``$DLCLI_CACHE_DIR`` when set, else ``~/.cache/dlcli``."""
+    """``$DLCLI_CACHE_DIR``, else ``$XDG_CACHE_HOME/dlcli``, else ``~/.cache/dlcli`` (the XDG
+    base directory convention; an empty or relative XDG_CACHE_HOME is ignored, as it says)."""
     env = os.environ.get("DLCLI_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "dlcli"
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "dlcli"
+    return Path.home() / ".cache" / "dlcli"
 
 
 # --- finding the files --------------------------------------------------------------------
