@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from dlcli.cli import app
 from tests.conftest import small_raw
 
 ROOT = Path(__file__).resolve().parents[1]
-runner = CliRunner()
 
 
 SCRIPT = Path(sys.executable).parent / "dlcli"  # the installed command: completion keys on it
