@@ -106,7 +106,12 @@ def _print_listing(rows: list[dict[str, Any]], root: Path, sort: str | None) -> 
     for r, cells in zip(rows, lines, strict=True):
         table.add_row(*map(escape, cells),
                       style=None if r["status"] == "completed" else "yellow")
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    with console.capture() as text:  # a pipe: without the padding of the last column
+        console.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in text.get().splitlines()))
 
 
 def _shrink(widths: list[int], room: int, least: int = 6) -> list[int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 import urllib.error
 import urllib.request
@@ -33,7 +34,6 @@ from typing import Any
 
 from dlcli import tracking_records as records
 from dlcli.errors import DlcliError, EnvironmentFailure, UsageError
-from dlcli.runs import folder_id
 from dlcli.train import Callback, Outcome
 
 EXTRA = "pip install 'dlcli[mlflow]'"
@@ -186,7 +186,7 @@ def try_export_run(run_dir: Path, uri: str) -> str | None:
     try:
         return export_run(run_dir, uri)
     except Exception as exc:  # the run is complete on disk whatever MLflow says
-        _not_logged(folder_id(Path(run_dir)), uri, exc)
+        _not_logged(Path(run_dir), uri, exc)
         return None
 
 
@@ -195,15 +195,16 @@ def try_export_compare(compare_dir: Path, uri: str) -> str | None:
     try:
         return export_compare(compare_dir, uri)
     except Exception as exc:
-        _not_logged(Path(compare_dir).name, uri, exc)
+        _not_logged(Path(compare_dir), uri, exc)
         return None
 
 
-def _not_logged(ident: str, uri: str, exc: BaseException) -> None:
+def _not_logged(folder: Path, uri: str, exc: BaseException) -> None:
+    """One line: what was not logged, why, and the command that logs it later."""
     why = str(exc) if isinstance(exc, (TrackingError, UsageError)) else \
         f"MLflow at {uri}: {type(exc).__name__}: {_one_line(exc)}"
-    warn(f"{ident} not logged to MLflow ({why}); its folder is complete: log it later with "
-         f"dlcli runs export --mlflow {uri} {ident}")
+    warn(f"{folder} not logged to MLflow ({why}); its folder is complete: log it later with "
+         f"dlcli runs export --mlflow {shlex.quote(uri)} {shlex.quote(str(folder))}")
 
 
 class MlflowExport(Callback):

@@ -133,8 +133,9 @@ def test_an_unreachable_server_warns_and_the_run_completes(tmp_path, capsys):
                        callbacks=[MlflowExport(folder, uri)])
     assert result["status"] == "completed" and (folder / "result.json").is_file()
     err = capsys.readouterr().err
-    assert err.startswith("warning: run not logged to MLflow") and "cannot reach" in err
-    assert f"dlcli runs export --mlflow {uri} run" in err and err.count("\n") == 1
+    assert err.startswith(f"warning: {folder} not logged to MLflow") and "cannot reach" in err
+    assert err.endswith(f"dlcli runs export --mlflow {uri} {folder}\n")
+    assert err.count("\n") == 1
     res = runner.invoke(app, ["runs", "export", str(folder), "--mlflow", uri])
     assert res.exit_code == 3 and "cannot reach the tracking server" in res.output
 
