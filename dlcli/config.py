@@ -129,6 +129,10 @@ class DataConfig(_Section):
                              if self.source == "cifar10" else
                              f"data.path is required for data.source {self.source} "
                              f"(e.g. --set data.path=kc_house_data.csv)")
+        if self.path and self.source not in FILE_SOURCES:
+            raise ValueError(f"data.path applies to data.source {' or '.join(FILE_SOURCES)}, "
+                             f"not to {self.source} (built-in data: drop data.path, or set "
+                             f"data.source)")
         # A key of another source is an error only when it asks for something: its default is
         # harmless, so a resolved config (every key written out) validates again as it is.
         stray = self._changed(("log_target", "features", "zipcode", "date", "drop_invalid"))
@@ -350,9 +354,17 @@ def validate(raw: Mapping[str, Any], source: str = "<config>") -> Config:
         raise ConfigError(line) from None
 
 
+SWEEP_KEYS = ("base", "sweep", "variants", "seeds", "search")  # what only a sweep file holds
+
+
 def load_config(path: str | Path, sets: Sequence[str] = ()) -> Config:
     """Load a YAML config file, apply ``--set`` overrides and validate."""
-    raw = apply_sets(read_yaml_mapping(path), sets)
+    raw = read_yaml_mapping(path)
+    sweepish = [k for k in SWEEP_KEYS if k in raw]
+    if sweepish:
+        raise ConfigError(f"{path}: this is a sweep file (it has {sweepish[0]}:), not a config; "
+                          f"run it with: dlcli compare {path}")
+    raw = apply_sets(raw, sets)
     source = str(path) + (" (with --set)" if sets else "")
     return validate(raw, source)
 

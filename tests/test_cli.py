@@ -131,10 +131,15 @@ def test_diverging_run_exits_1_and_keeps_its_metrics(write_config, tmp_path):
     assert (run / "metrics.csv").exists() and (run / "params.npz").exists()
 
 
-def test_shipped_configs_validate():
+def test_shipped_configs_validate(tmp_path, monkeypatch):
     root = Path(__file__).resolve().parents[1] / "configs"
     configs = sorted(root.glob("*.yaml"))
     assert configs
+    monkeypatch.chdir(tmp_path)  # the real data would be here, where the configs point
+    res = _run("validate", *map(str, configs))
+    assert res.exit_code == 2 and "data.path: data does not exist" in res.output
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "kc_house_data.csv").write_text("")
     res = _run("validate", *map(str, configs))
     assert res.exit_code == 0, res.output
 

@@ -107,3 +107,14 @@ def test_choosing_on_validation_needs_a_validation_split(extra):
 
 def test_keep_best_on_a_landscape_needs_no_split():
     validate({"data": {"source": "landscape"}, "strategy": {"name": "gd"}, "keep": "best"})
+
+
+def test_a_sweep_file_given_as_a_config_says_to_use_compare(write_config):
+    path = write_config({"base": "x.yaml", "sweep": {"strategy.lr": [1, 2]}})
+    with pytest.raises(ConfigError, match="this is a sweep file .* dlcli compare"):
+        load_config(path)
+
+
+def test_data_path_on_built_in_data_is_an_error(write_config):
+    with pytest.raises(ConfigError, match="data.path applies to data.source cifar10 or houses"):
+        load_config(write_config(small_raw()), ["data.path=somewhere"])
