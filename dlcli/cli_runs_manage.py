@@ -120,8 +120,9 @@ def tag(
 
 
 def rm(
-    runs: Annotated[list[str], typer.Argument(help="Runs or comparisons: paths or ids.",
-                                              show_default=False)],
+    runs: Annotated[list[str], typer.Argument(
+        help="Runs or comparisons: paths, or ids (a prefix is enough; not a part).",
+        show_default=False)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only list what would "
                                           "be removed.")] = False,
@@ -138,7 +139,8 @@ def rm(
     from dlcli.housekeeping import plan_removal, remove, total_bytes
     from dlcli.runs import resolve_run
 
-    plan = guarded(lambda: plan_removal([resolve_run(r, root) for r in runs], root))
+    plan = guarded(lambda: plan_removal([resolve_run(r, root, partial=False) for r in runs],
+                                        root))
     refused = [p for p in plan if p.refused]
     if refused:
         for p in refused[1:]:

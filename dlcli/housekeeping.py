@@ -65,11 +65,12 @@ def retag(folder: Path, add: Sequence[str] = (), remove: Sequence[str] = ()
     runs = run_folders(folder)
     if not runs:
         raise UsageError(f"{folder}: a comparison without runs yet: nothing to tag")
-    out = {}
-    for run in runs:
+    for run in runs:  # all checked before any is changed
         if not (run / "result.json").is_file():
             raise UsageError(f"{run}: no result.json yet (still running, or stopped before "
                              f"its end): tag it once it has ended")
+    out = {}
+    for run in runs:
         with folder_lock(run, "running; tag it once it has ended"):
             result = read_json(run / "result.json")
             if not isinstance(result, dict):

@@ -38,6 +38,10 @@ def create_run_dir(root: str | Path, name: str, prefix: str = "") -> Path:
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"--out {root}: not a directory (a file has that name)") from None
+    except NotADirectoryError:
+        raise UsageError(f"--out {root}: a part of the path is a file, not a directory") from None
     except OSError as exc:
         raise UsageError(f"--out {root}: cannot create the folder ({exc.strerror})") from None
     for _ in range(100):
@@ -251,10 +255,12 @@ def _folders(parent: Path) -> list[Path]:
             if not p.name.startswith(".") and p.is_dir() and _kind(p)]
 
 
-def resolve_run(ref: str, root: str | Path = "runs") -> Path:
+def resolve_run(ref: str, root: str | Path = "runs", *, partial: bool = True) -> Path:
     """A run or compare folder from its path, or its id under ``root``: the whole id or a prefix
-    (else a part) of a folder's name, a comparison's run included (``04-gd`` when only one
-    comparison has it; else ``<compare id prefix>/<run prefix>``, e.g. ``compare-2026/04``)."""
+    (else, with ``partial``, a part) of a folder's name, a comparison's run included (``04-gd``
+    when only one comparison has it; else ``<compare id prefix>/<run prefix>``, e.g.
+    ``compare-2026/04``). ``runs rm`` takes prefixes only: a part of a name is too loose to
+    delete by."""
     root = Path(root)
     for candidate in (Path(ref), root / ref):
         if candidate.is_dir() and _kind(candidate):
@@ -264,22 +270,24 @@ def resolve_run(ref: str, root: str | Path = "runs") -> Path:
                          f"give --dir RUNS_FOLDER)")
     if "/" in ref.strip("/") and not Path(ref).is_absolute():
         parent_ref, child_ref = ref.strip("/").split("/", 1)
-        parent = _pick(parent_ref, {p.name: p for p in _folders(root)}, root)
+        parent = _pick(parent_ref, {p.name: p for p in _folders(root)}, root, partial)
         if _kind(parent) != "compare":
             raise UsageError(f"{ref}: {parent.name} is a run, not a comparison")
-        return _pick(child_ref, {f"{parent.name}/{p.name}": p for p in _folders(parent)}, root)
+        return _pick(child_ref, {f"{parent.name}/{p.name}": p for p in _folders(parent)}, root,
+                     partial)
     found = {p.name: p for p in _folders(root)}
     for folder in [p for p in found.values() if _kind(p) == "compare"]:
         found.update({f"{folder.name}/{p.name}": p for p in _folders(folder)})
-    return _pick(ref, found, root)
+    return _pick(ref, found, root, partial)
 
 
-def _pick(ref: str, found: dict[str, Path], root: Path) -> Path:
-    """The one folder whose name (the id's last part) starts with ``ref``, else contains it."""
+def _pick(ref: str, found: dict[str, Path], root: Path, partial: bool) -> Path:
+    """The one folder whose name (the id's last part) starts with ``ref``, else (``partial``)
+    contains it."""
     names = sorted(found)
     last = {n: n.rsplit("/", 1)[-1] for n in names}
     matches = [n for n in names if last[n].startswith(ref)] or \
-        [n for n in names if ref in last[n]]
+        [n for n in names if partial and ref in last[n]]
     if len(matches) == 1:
         return found[matches[0]]
     if not matches:

@@ -203,3 +203,17 @@ def test_remove_deletes_the_whole_folder(root):
     compare = root / "compare-20260104-000000-d-444444"
     housekeeping.remove(compare)
     assert not compare.exists() and not [p for p in root.iterdir() if p.name.startswith(".")]
+
+
+def test_rm_ids_are_prefixes_never_a_part_of_a_name(root):
+    assert resolve_run("a-111", root).name.endswith("a-111111")  # browsing: a part is enough
+    with pytest.raises(UsageError, match="no such run"):
+        resolve_run("a-111", root, partial=False)
+    assert resolve_run("20260101", root, partial=False).name.endswith("a-111111")
+
+
+def test_retag_of_a_comparison_changes_nothing_when_one_run_cannot_be_tagged(root):
+    compare = root / "compare-20260103-000000-c-333333"
+    with pytest.raises(UsageError, match="02-gd: no result.json yet"):
+        housekeeping.retag(compare, ["t"])
+    assert "tags" not in json.loads((compare / "01-sgd" / "result.json").read_text())
