@@ -159,3 +159,23 @@ def test_http_error_and_truncated_body(tmp_path: Path, server: tuple[str, Served
         download_cifar10(tmp_path, url=url, md5=md5(served.payload), progress=False)
     assert list(tmp_path.iterdir()) == []
 
+
+
+def test_a_url_that_is_not_one_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from dlcli.cli import app
+
+    res = CliRunner().invoke(app, ["data", "download", "cifar10", "--url", "notaurl", "--dir",
+                                   str(tmp_path)])
+    assert res.exit_code == 2 and "--url 'notaurl': expected an http" in res.output
+    assert "Traceback" not in res.output and "internal error" not in res.output
+
+
+def test_a_wrong_file_in_place_is_named_when_the_network_fails(tmp_path):
+    from dlcli.data.download import download_cifar10
+    from dlcli.errors import DataError
+
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
+    with pytest.raises(DataError, match="already in .* does not match the expected MD5"):
+        download_cifar10(tmp_path, url="http://127.0.0.1:9/x", progress=False, timeout=2)

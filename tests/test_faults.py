@@ -189,3 +189,11 @@ def test_runs_list_survives_broken_folders(write_config, tmp_path):
     for name in broken:
         res = runner.invoke(app, ["runs", "show", name, "--dir", str(tmp_path)])
         assert res.exit_code in (0, 2) and "Traceback" not in res.output, (name, res.output)
+
+
+def test_an_output_path_through_a_file_says_not_a_directory(write_config, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out, words in ((blocker, "not a directory"), (blocker / "runs", "is a file")):
+        res = runner.invoke(app, ["train", str(write_config(small_raw())), "--out", str(out)])
+        assert res.exit_code == 2 and words in res.output and "File exists" not in res.output

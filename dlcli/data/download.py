@@ -34,13 +34,15 @@ def download_cifar10(dest_dir: str | Path, *, url: str = OFFICIAL_URL, md5: str 
     dest_dir = Path(dest_dir).expanduser()
     target = dest_dir / ARCHIVE_NAME
     expected = md5.lower()
-    if target.is_file() and _md5_of(target) == expected:
+    _check_url(url)
+    have = _md5_of(target) if target.is_file() else None
+    if have == expected:
         return target
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         # The archive appears under its name only once it is whole and its MD5 is right.
         with atomic_file(target) as out:
-            got = _fetch(url, out, dest_dir, timeout=timeout, progress=progress)
+            got = _fetch(url, out, dest_dir, timeout=timeout, progress=progress, have=have)
             if got != expected:
                 raise DataError(f"{target}: MD5 mismatch, expected {expected}, got {got} "
                                 f"(download from {url} discarded)")
@@ -50,11 +52,22 @@ def download_cifar10(dest_dir: str | Path, *, url: str = OFFICIAL_URL, md5: str 
     return target
 
 
-def _fetch(url: str, out: IO[bytes], dest_dir: Path, *, timeout: float, progress: bool) -> str:
+def _check_url(url: str) -> None:
+    """Only http(s) and file URLs: anything else is a usage mistake, said in one line."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
+        raise DataError(f"--url {url!r}: expected an http://, https:// or file:// address "
+                        f"(default {OFFICIAL_URL})")
+
+
+def _fetch(url: str, out: IO[bytes], dest_dir: Path, *, timeout: float, progress: bool,
+           have: str | None = None) -> str:
     """Stream ``url`` into ``out``; return the MD5 hex digest of what was received."""
     import http.client
 
-    response = _open(url, dest_dir, timeout)
+    response = _open(url, dest_dir, timeout, have)
     digest = hashlib.md5(usedforsecurity=False)
     length = response.headers.get("Content-Length", "")
     total = int(length) if length.isdigit() else None
@@ -77,8 +90,9 @@ def _fetch(url: str, out: IO[bytes], dest_dir: Path, *, timeout: float, progress
     return digest.hexdigest()
 
 
-def _open(url: str, dest_dir: Path, timeout: float) -> Any:
-    """The HTTP response for ``url``; any network failure becomes a one-line DataError."""
+def _open(url: str, dest_dir: Path, timeout: float, have: str | None = None) -> Any:
+    """The HTTP response for ``url``; any network failure becomes a one-line DataError.
+    ``have``: the MD5 of a file already in place (then it is wrong, and the advice differs)."""
     import http.client
     import urllib.error
     import urllib.request
@@ -88,9 +102,12 @@ def _open(url: str, dest_dir: Path, timeout: float) -> Any:
     except urllib.error.HTTPError as err:
         err.close()
         raise DataError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
+        advice = (f"put {ARCHIVE_NAME} into {dest_dir} yourself" if have is None else
+                  f"the {ARCHIVE_NAME} already in {dest_dir} does not match the expected MD5 "
+                  f"(it has {have}): it is damaged or another file; replace it")
         raise DataError(f"cannot reach {url}: {_reason(err)} (check the network connection, "
-                        f"or put {ARCHIVE_NAME} into {dest_dir} yourself)") from None
+                        f"or {advice})") from None
 
 
 def _reason(err: BaseException) -> str:
