@@ -19,6 +19,11 @@ from rich.table import Table
 from dlcli.cli_common import SetOpt, err_console, guarded, out_console
 from dlcli.errors import UsageError
 
+# The names of dlcli.ops.OPS, spelt out so that --help lists them without importing numpy
+# (a test keeps the two equal).
+OP_NAMES = ("relu", "add", "add_matrix_and_vector", "vector_dot", "matrix_dot", "maximum",
+            "reshape")
+
 if TYPE_CHECKING:
     from dlcli.config import Config
     from dlcli.ops import Op
@@ -128,16 +133,17 @@ def bench(
     sizes: Annotated[
         list[str] | None,
         typer.Option(
-            help="Sizes n (matrices n x n), repeatable or comma-separated "
-            "[default: 16,32,64,128,256].",
-            show_default=False,
+            help="Sizes n (matrices n x n), repeatable or comma-separated.",
+            show_default="16,32,64,128,256", metavar="N[,N...]",
         ),
     ] = None,
     repeats: Annotated[int, typer.Option(help="Best of this many timings.", min=1)] = 5,
     budget: Annotated[
         float, typer.Option(help="Seconds for the naive loops; larger sizes are skipped.", min=0.1)
     ] = 25.0,
-    op: Annotated[list[str] | None, typer.Option(help="Only this operation; repeatable.")] = None,
+    op: Annotated[list[str] | None, typer.Option(
+        help=f"Only this operation; repeatable. One of: {', '.join(OP_NAMES)}.", metavar="NAME",
+        show_default="all")] = None,
     blas_threads: Annotated[
         int, typer.Option(help="BLAS threads for numpy; 0 for numpy's default.", min=0)
     ] = 1,
@@ -149,6 +155,9 @@ def bench(
     from dlcli import ops_bench
 
     chosen = guarded(lambda: parse_sizes(sizes) if sizes else list(ops_bench.DEFAULT_SIZES))
+    for path in (csv, plot):  # before the benchmark, not after it
+        if path is not None:
+            guarded(lambda path=path: _writable(path))
     start = time.perf_counter()
     with err.status("timing ...") as status:
 
@@ -257,6 +266,8 @@ def dense(
     from dlcli import api, ops_examples
 
     cfg = guarded(lambda: _load_config(config, set_))
+    if cfg.data.source == "landscape":
+        guarded(_landscape_has_no_rows)
     data = guarded(lambda: api.load_data(cfg))
     X = data.X_train
     steps = guarded(lambda: ops_examples.dense_on_batch(X, batch, units, seed))
@@ -273,6 +284,12 @@ def dense(
             f"note: the last of the {X.shape[1]} input columns is the bias trick's 1s, so W's "
             "last row acts as a bias too; + b is the lecture's explicit form."
         )
+
+
+def _landscape_has_no_rows() -> None:
+    raise UsageError("ops dense needs data rows to feed the layer, and data.source: landscape "
+                     "has none (its parameters are a 2-D point); use an image or house-table "
+                     "config, e.g. configs/quickstart.yaml")
 
 
 def _dense_table(steps: Sequence[DenseStep]) -> Table:
@@ -310,6 +327,8 @@ def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     from dlcli import api, ops_examples
 
     cfg = guarded(lambda: _load_config(config, set_))
+    if cfg.data.source == "landscape":
+        guarded(_landscape_has_no_rows)
     data = guarded(lambda: api.load_data(cfg))
     X = data.X_train
     if "image_shape" not in data.info:

@@ -160,3 +160,23 @@ def test_dense_and_shapes_on_the_house_table() -> None:
     assert dense.exit_code == 0, dense.output
     assert re.search(r"\(3, (\d+)\) · \(\1, 2\) -> \(3, 2\)", dense.stdout)
     assert "bias trick" not in dense.stderr
+
+
+def test_the_help_lists_every_operation():
+    from dlcli.cli_ops import OP_NAMES
+    from dlcli.ops import OPS
+
+    assert list(OP_NAMES) == list(OPS)
+
+
+def test_dense_on_a_landscape_and_bench_to_a_missing_folder_are_refused_at_once(tmp_path):
+    from typer.testing import CliRunner
+
+    from dlcli.cli import app
+
+    res = CliRunner().invoke(app, ["ops", "dense", "--set", "data.source=landscape"])
+    assert res.exit_code == 2 and "landscape has none" in res.output
+    res = CliRunner().invoke(app, ["ops", "bench", "--csv", str(tmp_path / "no" / "x.csv"),
+                                   "--budget", "1000"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert "timings in" not in res.output  # refused before timing anything
