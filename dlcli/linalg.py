@@ -63,6 +63,11 @@ def split(m: int, k: int, n: int) -> tuple[int, list[tuple[int, int]]]:
     return axis, list(zip(edges[:-1], edges[1:], strict=True))
 
 
+def pool(n: int) -> ThreadPoolExecutor:
+    """The process's pool of ``n`` threads (made once): for work that splits like a product."""
+    return _pool(n)
+
+
 def _pool(n: int) -> ThreadPoolExecutor:
     with _pools_lock:
         pool = _pools.get(n)

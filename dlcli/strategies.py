@@ -271,7 +271,7 @@ def check_budget(model: Model, data: Dataset, cfg: StrategyConfig, params: Param
     if total > cfg.max_seconds:
         raise ConfigError(
             f"strategy.max_seconds: numerical-gd would take about {human_seconds(total)} "
-            f"({human_seconds(per_step)} per gradient x {cfg.iterations} iterations on "
+            f"({per_step:.3g} s per gradient x {cfg.iterations} iterations on "
             f"{rows:,} rows), over the limit of {cfg.max_seconds:g} s; use fewer rows "
             f"(strategy.eval_batch) or iterations, raise strategy.max_seconds, or compare "
             f"gradients with `dlcli gradcheck`")

@@ -169,3 +169,15 @@ def test_final_loss_is_the_loss_of_the_saved_weights(tmp_path, keep):
     data = _data(cfg.data, cfg.seed)
     expected = build_model(cfg.model, data).loss(params, data.X_train, data.y_train)
     assert result["metrics"]["final_loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_numerical_gd_budget_message_multiplies_out(write_config, tmp_path):
+    import re
+
+    raw = small_raw(name="numerical-gd", iterations=1000, eval_batch=None, max_seconds=1)
+    res = runner.invoke(app, ["train", str(write_config(raw)), "--out", str(tmp_path)])
+    found = re.search(r"about ([\d.]+) (s|min|h) \(([\d.e+-]+) s per gradient x (\d+) "
+                      r"iterations", res.output)
+    assert found, res.output
+    total = float(found[1]) * {"s": 1, "min": 60, "h": 3600}[found[2]]
+    assert total == pytest.approx(float(found[3]) * int(found[4]), rel=0.06)
