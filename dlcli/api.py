@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,8 @@ def build(cfg: Config) -> tuple[Dataset, Model]:
 
 def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
           command: str | None = None, run_dir: str | Path | None = None,
-          threads: int | None = None, extra: dict[str, Any] | None = None) -> Result:
+          threads: int | None = None, extra: dict[str, Any] | None = None,
+          mlflow: str | None = None) -> Result:
     """Run one experiment into a fresh run folder under ``out`` (or into ``run_dir``); returns
     its result.json. The folder also gets ``loss.png`` and ``checkpoint.npz``.
 
@@ -48,18 +49,19 @@ def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback
     before the run folder is created. ``threads`` (None: every core) compute the big matrix
     products; the numbers are the same bits for any count (:mod:`dlcli.linalg`), here, in a
     ``--jobs`` worker or on a Dask worker of this machine. ``extra`` adds keys to result.json.
+    ``mlflow``: a tracking URI the finished run folder is also logged to (never fails a run).
     """
     return runner.run(cfg, out=out, callbacks=callbacks, command=command, run_dir=run_dir,
-                      threads=threads or linalg.CORES, extra=extra)
+                      threads=threads or linalg.CORES, extra=extra, mlflow=mlflow)
 
 
 def resume_run(run_dir: str | Path, *, iterations: int | None = None,
                callbacks: Sequence[Callback] = (), command: str | None = None,
-               threads: int | None = None) -> Result:
+               threads: int | None = None, mlflow: str | None = None) -> Result:
     """Continue a run from its checkpoint.npz (to ``iterations`` in all, when given), in its
     own folder; returns the rewritten result.json. See :func:`dlcli.runner.resume`."""
     return runner.resume(run_dir, iterations=iterations, callbacks=callbacks, command=command,
-                         threads=threads or linalg.CORES)
+                         threads=threads or linalg.CORES, mlflow=mlflow)
 
 
 def data_info(cfg: Config) -> dict[str, Any]:
@@ -149,17 +151,9 @@ def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
 def list_runs(root: str | Path = "runs", *, descend: bool = False) -> list[dict[str, Any]]:
     """One row per run or compare folder under ``root``, newest first (``descend``: a compare
     folder's runs follow it)."""
-    from dlcli.report import listing_row
-    from dlcli.runs import list_runs as folders
+    from dlcli.listing import listing_rows
 
-    return list(_rows(folders(root), descend, listing_row))
-
-
-def _rows(infos: Sequence[Any], descend: bool, row: Any) -> Iterator[dict[str, Any]]:
-    for info in infos:
-        yield row(info)
-        if descend:
-            yield from (row(child) for child in info.children)
+    return listing_rows(root, descend=descend)
 
 
 def show_run(ref: str, root: str | Path = "runs") -> dict[str, Any]:
@@ -179,6 +173,6 @@ def show_run(ref: str, root: str | Path = "runs") -> dict[str, Any]:
 
 
 def _brief(info: Any) -> dict[str, Any]:
-    from dlcli.report import listing_row
+    from dlcli.listing import listing_row
 
     return listing_row(info)

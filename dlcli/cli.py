@@ -150,6 +150,10 @@ def train(
     note: Annotated[str | None, typer.Option(
         "--note", help="A note kept in result.json.", show_default=False,
         metavar="TEXT")] = None,
+    mlflow: Annotated[str | None, typer.Option(
+        "--mlflow", envvar="DLCLI_MLFLOW_URI", metavar="URI", show_default=False,
+        help="Also log each run to this MLflow tracking URI (./mlruns, sqlite:///mlflow.db, "
+             "http://host:5000); an unreachable server only warns.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON result per run on stdout."
                                           )] = False,
@@ -163,7 +167,7 @@ def train(
     from dlcli import api
 
     if resume is not None:
-        _resume(resume, configs, set_, seed, iterations, out, quiet, as_json, threads)
+        _resume(resume, configs, set_, seed, iterations, out, quiet, as_json, threads, mlflow)
     if not configs:
         guarded(_usage("give one or more CONFIG files, or --resume RUN"))
     if iterations is not None:
@@ -173,7 +177,13 @@ def train(
     assert configs is not None
     labels: dict[str, Any] = {"tags": guarded(lambda: check_tags(tag))} if tag else {}
     if note is not None:
-        labels["note"] = note
+        from dlcli.housekeeping import check_note
+
+        labels["note"] = guarded(lambda: check_note(note))
+    if mlflow:
+        from dlcli.tracking import require
+
+        guarded(require)  # the extra is there, before anything runs
     cfgs = load_configs(configs, sets)
     code = EXIT_OK
     for path, cfg in zip(configs, cfgs, strict=True):
@@ -182,8 +192,8 @@ def train(
         extra += ["--note", note] if note is not None else []
         command = _command_line("train", path, sets, extra)
         result = guarded(partial(api.train, cfg, out=out, callbacks=_displays(quiet),
-                                 command=command, threads=threads,
-                                 extra=labels))
+                                 command=command, threads=threads, extra=labels,
+                                 mlflow=mlflow))
         code = max(code, _finish_run(result, as_json))
     raise typer.Exit(code)
 
@@ -199,7 +209,7 @@ def _usage(message: str) -> Any:
 
 def _resume(ref: str, configs: list[Path] | None, set_: list[str] | None, seed: int | None,
             iterations: int | None, out: Path, quiet: bool, as_json: bool,
-            threads: int | None) -> None:
+            threads: int | None, mlflow: str | None) -> None:
     """``dlcli train --resume RUN [--iterations N]``: continue one run in place."""
     from dlcli import api
     from dlcli.runs import resolve_run
@@ -212,7 +222,7 @@ def _resume(ref: str, configs: list[Path] | None, set_: list[str] | None, seed: 
     words += ["--iterations", str(iterations)] if iterations else []
     result = guarded(partial(api.resume_run, run_dir, iterations=iterations,
                              callbacks=_displays(quiet), command=shlex.join(words),
-                             threads=threads))
+                             threads=threads, mlflow=mlflow))
     raise typer.Exit(_finish_run(result, as_json))
 
 

@@ -53,22 +53,12 @@ SetOpt = Annotated[
 ]
 
 
-TAG_MAX = 64
-
-
 def check_tags(tags: list[str] | None) -> list[str]:
-    """Tags as a run keeps them: each non-empty, at most 64 printable characters without
-    spaces; a bad one is a one-line UsageError. Duplicates dropped, order kept."""
-    from dlcli.errors import UsageError
+    """Tags as a run keeps them (:func:`dlcli.housekeeping.check_tag` each: one word, at most
+    64 characters); duplicates dropped, order kept."""
+    from dlcli.housekeeping import check_tag
 
-    out: list[str] = []
-    for tag in tags or []:
-        if not tag or len(tag) > TAG_MAX or not tag.isprintable() or any(c.isspace() for c in tag):
-            raise UsageError(f"--tag {tag!r}: a tag is 1 to {TAG_MAX} printable characters "
-                             f"without spaces")
-        if tag not in out:
-            out.append(tag)
-    return out
+    return list(dict.fromkeys(check_tag(t, "--tag") for t in tags or []))
 
 
 _debug = [os.environ.get("DLCLI_DEBUG", "") not in ("", "0")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -157,7 +158,7 @@ def bench(
     chosen = guarded(lambda: parse_sizes(sizes) if sizes else list(ops_bench.DEFAULT_SIZES))
     for path in (csv, plot):  # before the benchmark, not after it
         if path is not None:
-            guarded(lambda path=path: _writable(path))
+            guarded(partial(_writable, path))
     start = time.perf_counter()
     with err.status("timing ...") as status:
 

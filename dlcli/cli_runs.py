@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from dlcli import cli_runs_manage as manage
+from dlcli.cli_common import complete_run_id
 
 runs_app = typer.Typer(help="Browse and keep run folders: list, show, diff, tag, rm, export.",
                        no_args_is_help=True)
@@ -153,7 +154,8 @@ def _listing_cells(r: dict[str, Any]) -> list[str]:
 @runs_app.command("show")
 def show(
     run: Annotated[str, typer.Argument(help="A run or compare folder: its path, or its id (a "
-                                       "prefix is enough) under --dir.", show_default=False)],
+                                       "prefix is enough) under --dir.", show_default=False,
+                                       metavar="RUN", autocompletion=complete_run_id)],
     root: DirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ) -> None:

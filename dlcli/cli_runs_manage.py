@@ -15,12 +15,15 @@ from typing import Annotated, Any
 
 import typer
 
+from dlcli.cli_common import complete_run_id
+
 DirOpt = Annotated[Path, typer.Option(
     "--dir", "-d", envvar="DLCLI_RUNS_DIR",
     help="The runs folder, where ids are looked up.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout instead of a table.")]
 RunArg = Annotated[str, typer.Argument(help="A run: its path, or its id (a prefix is enough).",
-                                       show_default=False)]
+                                       show_default=False, metavar="RUN",
+                                       autocompletion=complete_run_id)]
 
 
 def diff(a: RunArg, b: RunArg, root: DirOpt = Path("runs"), as_json: JsonOpt = False) -> None:
@@ -122,7 +125,7 @@ def tag(
 def rm(
     runs: Annotated[list[str], typer.Argument(
         help="Runs or comparisons: paths, or ids (a prefix is enough; not a part).",
-        show_default=False)],
+        show_default=False, metavar="RUN...", autocompletion=complete_run_id)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only list what would "
                                           "be removed.")] = False,
@@ -169,8 +172,8 @@ def _interactive() -> bool:
 
 def export(
     runs: Annotated[list[str] | None, typer.Argument(
-        help="Runs or comparisons (default: every folder under --dir).", show_default=False)
-    ] = None,
+        help="Runs or comparisons (default: every folder under --dir).", show_default=False,
+        metavar="RUN...", autocompletion=complete_run_id)] = None,
     mlflow: Annotated[str, typer.Option(
         "--mlflow", envvar="DLCLI_MLFLOW_URI", show_default=False,
         help="The MLflow tracking URI: sqlite:///mlflow.db, http://HOST:5000, or a folder "

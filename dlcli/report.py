@@ -388,13 +388,3 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
     lo, hi = min(buckets), max(buckets)
     span = (hi - lo) or 1.0
     return "".join(SPARKS[min(7, int((b - lo) / span * 8))] for b in buckets)
-
-
-# --------------------------------------------------------------------------- listing runs
-
-
-def listing_row(info: Any) -> dict[str, Any]:
-    """Moved to :func:`dlcli.listing.listing_row`; kept until dlcli.api imports it there."""
-    from dlcli.listing import listing_row as row
-
-    return row(info)

@@ -42,7 +42,7 @@ def build(cfg: Config) -> tuple[Dataset, Model]:
 
 def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
         command: str | None = None, run_dir: str | Path | None = None, threads: int = 1,
-        extra: dict[str, Any] | None = None) -> Result:
+        extra: dict[str, Any] | None = None, mlflow: str | None = None) -> Result:
     """Train ``cfg`` into a fresh folder under ``out`` (or into ``run_dir``); its result.json.
 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
@@ -66,7 +66,7 @@ def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] 
                            extra={**data_facts(data), **compute_facts(threads),
                                   **(extra or {})})
         with folder_lock(path, "in use by another dlcli train"):
-            train_loop(cfg, data, model, _listeners(folder, data, callbacks))
+            train_loop(cfg, data, model, _listeners(folder, data, callbacks, mlflow))
     return folder.result
 
 
@@ -95,21 +95,27 @@ def data_facts(data: Dataset) -> dict[str, Any]:
     return {}
 
 
-def _listeners(folder: RunFolder, data: Dataset, callbacks: Sequence[Callback]
-               ) -> list[Callback]:
+def _listeners(folder: RunFolder, data: Dataset, callbacks: Sequence[Callback],
+               mlflow: str | None = None) -> list[Callback]:
     listeners: list[Callback] = [folder]  # the run folder last: result.json means complete
     if data.task == "landscape":
         from dlcli.trajectory import TrajectoryWriter
 
         land = LANDSCAPES[data.info["function"]]
         listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
-    # loss.png after result.json: a picture of metrics.csv, never a reason to lose results
-    return [*listeners, *callbacks, LossPlot(folder.path)]
+    # loss.png after result.json: a picture of metrics.csv, never a reason to lose results;
+    # the MLflow export last, once the folder is whole (it only warns when it cannot log)
+    after: list[Callback] = [LossPlot(folder.path)]
+    if mlflow:
+        from dlcli.tracking import MlflowExport
+
+        after.append(MlflowExport(folder.path, mlflow))
+    return [*listeners, *callbacks, *after]
 
 
 def resume(run_dir: str | Path, *, iterations: int | None = None,
            callbacks: Sequence[Callback] = (), command: str | None = None,
-           threads: int = 1) -> Result:
+           threads: int = 1, mlflow: str | None = None) -> Result:
     """Continue the run in ``run_dir`` from its checkpoint.npz, in place (metrics.csv appended,
     result.json rewritten with ``resumed_from``); ``iterations`` extends it to that total.
 
@@ -147,7 +153,8 @@ def resume(run_dir: str | Path, *, iterations: int | None = None,
                                                             "started_at")})
         if not isinstance(tree.get("metrics_bytes"), int):
             raise DataError(f"{ckpt_path}: metrics_bytes missing; corrupt checkpoint")
-        train_loop(cfg, data, model, _listeners(folder, data, callbacks), resume=snapshot)
+        train_loop(cfg, data, model, _listeners(folder, data, callbacks, mlflow),
+                   resume=snapshot)
     return folder.result
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from dlcli import plots
 from dlcli.errors import UsageError
+from dlcli.listing import listing_row
 from dlcli.metrics import metric_names
 from dlcli.report import (
     Summary,
@@ -15,7 +16,6 @@ from dlcli.report import (
     chosen_line,
     fmt,
     group_table,
-    listing_row,
     mean_std,
     rank_metric,
     run_table,

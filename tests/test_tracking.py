@@ -201,3 +201,20 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 90) -> None:
         except OSError:
             time.sleep(0.3)
     pytest.fail(f"mlflow server did not answer {url} in {seconds} s")
+
+
+def test_train_with_mlflow_logs_the_run_and_an_unreachable_uri_only_warns(write_config,
+                                                                          tmp_path):
+    cfg = write_config(small_raw(iterations=4))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "runs"), "-q",
+                              "--tag", "first", "--mlflow", uri])
+    assert res.exit_code == 0, res.output
+    client = MlflowClient(tracking_uri=uri)
+    (exp,) = [e for e in client.search_experiments() if e.name == "small"]
+    (run,) = client.search_runs([exp.experiment_id], "params.`strategy.name` = 'sgd'")
+    assert run.data.tags.get("first") == "true" and run.data.tags["dlcli.status"] == "completed"
+    assert len(client.get_metric_history(run.info.run_id, "loss")) == 4
+    down = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "runs"), "-q",
+                               "--mlflow", f"http://127.0.0.1:{_closed_port()}"])
+    assert down.exit_code == 0 and "not logged to MLflow" in down.output
