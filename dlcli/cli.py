@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from dlcli.cli_common import (
     EXIT_FAILED,
@@ -272,8 +273,15 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         f"  {', '.join(parts)}; final loss {'-' if loss is None else f'{loss:.4g}'}; "
         f"{result['iterations']} iterations in {result['wall_time_s']:.1f}s",
     ]
+    kept = result.get("kept") or {}
+    if result.get("stopped_early"):
+        lines.append(f"  stopped early at iteration {result['iterations']} (no validation "
+                     f"improvement for early_stopping.patience evaluations)")
+    if kept.get("weights") == "best" and kept.get("iteration") is not None:
+        lines.append(f"  kept the weights of iteration {kept['iteration']} (best validation, "
+                     f"keep: best); the metrics above are theirs")
     if result.get("error"):
-        lines.append(f"  [red]{result['error']}[/]")
+        lines.append(f"  [red]{escape(result['error'])}[/]")
     console = err_console if as_json else out_console()
     console.print("\n".join(lines), highlight=False, soft_wrap=True)
 

@@ -243,11 +243,12 @@ def train(cfg: Config, data: Dataset, model: Model, callbacks: Sequence[Callback
                 stopped_early = True  # it had stopped early, and was killed before its end
             for step in (steps if done < total and not stopped_early else ()):
                 params, last_iteration = step.params, step.iteration
-                error = watch.divergence(cfg, step.iteration, step.loss)
-                if error is not None and not math.isfinite(step.loss):
+                loss = _row_loss(step, model, data)
+                error = watch.divergence(cfg, step.iteration, loss)
+                if error is not None and not math.isfinite(loss):
                     status = "diverged"
                     break
-                watch.best_loss = min(watch.best_loss, step.loss)
+                watch.best_loss = min(watch.best_loss, loss)
                 watch.loss_evals += step.evals
                 evaluated = _evaluates(step, cfg)
                 score = train_score = None
@@ -256,7 +257,7 @@ def train(cfg: Config, data: Dataset, model: Model, callbacks: Sequence[Callback
                     train_score = _train_metric(model, params, subset)
                 point = tuple(float(v) for v in params["w"]) if data.task == "landscape" \
                     else None
-                rec = Record(step.iteration, step.loss, watch.best_loss,
+                rec = Record(step.iteration, loss, watch.best_loss,
                              watch.elapsed_s + time.perf_counter() - start, score, point,
                              watch.loss_evals, train_score)
                 stopped_early = watch.evaluated(cfg, step.iteration, score, params)
@@ -322,6 +323,16 @@ def _end(cfg: Config, data: Dataset, model: Model, callbacks: Sequence[Callback]
     for cb in callbacks:
         cb.on_end(outcome)
     return outcome
+
+
+def _row_loss(step: Step, model: Model, data: Dataset) -> float:
+    """The loss a row of metrics.csv shows: what the step measured (before its update: a
+    minibatch's for sgd). A landscape's row shows f at its point instead (the point after the
+    step, as its x, y and neg_loss are): f costs nothing there, and the row then agrees with
+    itself, its best_loss including the final point."""
+    if data.task != "landscape":
+        return step.loss
+    return float(model.loss(step.params, data.X_val, data.y_val))
 
 
 def _train_metric(model: Model, params: Params, subset: Dataset) -> float | None:

@@ -120,3 +120,23 @@ def test_a_diverging_landscape_run_is_caught(tmp_path):
     assert result["status"] == "diverged"
     assert "x the first loss" in result["error"] and "strategy.lr (now 0.05)" in result["error"]
     assert (Path(result["run_dir"]) / "trajectory.png").exists()
+
+
+def test_a_landscape_row_agrees_with_itself_and_best_includes_the_end(tmp_path):
+    import csv as _csv
+    import json as _json
+
+    from dlcli import api
+    from dlcli.config import validate
+
+    raw = {"name": "l", "data": {"source": "landscape", "function": "ill-conditioned"},
+           "strategy": {"name": "gd", "lr": 0.01, "iterations": 30}, "eval_every": 5}
+    result = api.train(validate(raw), out=tmp_path)
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
+    rows = list(_csv.DictReader((run / "metrics.csv").open()))
+    for row in rows:
+        if row["neg_loss"]:
+            assert float(row["loss"]) == pytest.approx(-float(row["neg_loss"]), rel=1e-5)
+    m = result["metrics"]
+    assert m["best_loss"] <= m["final_loss"] + 1e-12
+    assert _json.loads((run / "result.json").read_text())["metrics"] == m

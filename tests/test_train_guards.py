@@ -181,3 +181,12 @@ def test_the_numerical_gd_budget_message_multiplies_out(write_config, tmp_path):
     assert found, res.output
     total = float(found[1]) * {"s": 1, "min": 60, "h": 3600}[found[2]]
     assert total == pytest.approx(float(found[3]) * int(found[4]), rel=0.06)
+
+
+def test_the_summary_says_it_stopped_early_and_which_weights_it_kept(write_config, tmp_path):
+    raw = small_raw(name="sgd", lr=1e-12, iterations=200)
+    raw.update(early_stopping={"patience": 2}, keep="best", eval_every=5)
+    res = runner.invoke(app, ["train", str(write_config(raw)), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "stopped early at iteration" in res.output
+    assert "kept the weights of iteration" in res.output
