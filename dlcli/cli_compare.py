@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from dlcli.report import Summary
 
 FileArg = Annotated[Path | None, typer.Argument(
-    help="A sweep file, or a plain config to vary with --strategy/--grid/--seed.",
+    help="A sweep file, or a plain config to vary with --strategy/--grid/--seed/--sample.",
     show_default=False)]
 ResumeOpt = Annotated[Path | None, typer.Option(
     "--resume", help="A compare folder: run only its variants that have not completed.",
@@ -30,7 +30,29 @@ GridOpt = Annotated[list[str] | None, typer.Option(
     "--grid", help="A grid over one key: KEY.PATH=V1,V2,...; repeatable (the product).")]
 SeedOpt = Annotated[list[int] | None, typer.Option(
     "--seed", min=0, help="Run every variant with this seed; repeatable (mean ± std).")]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where the compare folder goes.")]
+SampleOpt = Annotated[list[str] | None, typer.Option(
+    "--sample", help="A random search over one key: KEY=DIST:LOW,HIGH (DIST: uniform, "
+                     "loguniform, int, choice), e.g. strategy.lr=loguniform:1e-8,1e-5; "
+                     "repeatable; with --trials.")]
+TrialsOpt = Annotated[int | None, typer.Option(
+    "--trials", min=1, help="How many trials a search runs (with --sample, or over a search "
+                            "file's, or a refined search's).", show_default=False)]
+StorageOpt = Annotated[str | None, typer.Option(
+    help="Keep an Optuna search's study there (an RDB URL such as sqlite:///study.db, or a "
+         "journal file), so several machines search one study; default: the compare "
+         "folder's study.journal.", show_default=False)]
+RefineOpt = Annotated[Path | None, typer.Option(
+    "--refine", help="A finished search (or grid): search again around its best --top "
+                     "trials by validation (coarse to fine).", show_default=False)]
+TopOpt = Annotated[int | None, typer.Option(
+    "--top", min=1, help="With --refine: how many of the best trials the new ranges span "
+                         "[default: 5].", show_default=False)]
+RerunOpt = Annotated[bool, typer.Option(
+    "--rerun", help="Run variants again even when a completed run of the same config exists "
+                    "under --out (default: reuse it).")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Where the compare folder goes [default: runs; with --refine: beside "
+                        "the refined folder].", show_default=False)]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes (joblib).")]
 SchedulerOpt = Annotated[str | None, typer.Option(
     help="Run on a Dask cluster: its scheduler address, tcp://HOST:PORT.", show_default=False)]
@@ -44,37 +66,40 @@ SortOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No line per finished variant.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")]
+FINE = ("completed", "pruned")  # a pruned trial did what a search asks of it
+COLOURS = {"completed": "green", "pruned": "yellow"}  # anything else: red
 
 
-def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
-            strategy: StrategyOpt = None, grid: GridOpt = None, seed: SeedOpt = None,
-            out: OutOpt = Path("runs"), jobs: JobsOpt = 1, scheduler: SchedulerOpt = None,
+def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = None,
+            set_: SetOpt = None, strategy: StrategyOpt = None, grid: GridOpt = None,
+            seed: SeedOpt = None, sample: SampleOpt = None, trials: TrialsOpt = None,
+            top: TopOpt = None, storage: StorageOpt = None, rerun: RerunOpt = False,
+            out: OutOpt = None, jobs: JobsOpt = 1, scheduler: SchedulerOpt = None,
             connect_timeout: TimeoutOpt = 10.0, fail_fast: FailFastOpt = False,
             sort: SortOpt = None, quiet: QuietOpt = False, as_json: JsonOpt = False) -> None:
     """Run several variants on the same data and start; one table, summaries and plots.
 
     Writes runs/compare-<UTC stamp>-<name>-<6 hex>/: one run folder per variant, sweep.json,
-    summary.csv/.json/.md, loss.png and metric.png. Exit 0 all completed, 1 any failed or
-    diverged, 2 bad sweep (nothing runs), 130 interrupted (143 after SIGTERM; resume with
-    --resume DIR).
+    summary.csv/.json/.md, loss.png and metric.png (a search: also search-*.png). A variant
+    that already completed under --out is linked, not run again (--rerun runs it). Exit 0 all
+    completed (or pruned), 1 any failed or diverged, 2 bad sweep (nothing runs), 130
+    interrupted (143 after SIGTERM; resume with --resume DIR).
     """
     from dlcli import api
     from dlcli.cli_common import err_console, guarded
-    from dlcli.errors import UsageError
-    from dlcli.report import check_sort, plan_metrics
 
-    def check() -> None:
-        if (file is None) == (resume is None):
-            raise UsageError("give a sweep or config FILE, or --resume DIR (one of the two)")
-        if resume is not None and (set_ or strategy or grid or seed):
-            raise UsageError("--resume runs the frozen sweep as it was; --set, --strategy, "
-                             "--grid and --seed do not apply")
-
-    guarded(check)
-    words = [str(file) if file else f"--resume={resume}", *(["--out", str(out)] if file else [])]
+    guarded(lambda: _check(file, resume, refine, top, {
+        "--set": set_, "--strategy": strategy, "--grid": grid, "--seed": seed,
+        "--sample": sample, "--trials": trials, "--storage": storage, "--rerun": rerun}))
+    root = out or (refine.parent if refine is not None else Path("runs"))
+    words = [str(file) if file else f"--resume={resume}" if resume else f"--refine={refine}",
+             *(["--out", str(root)] if resume is None else [])]
     for flag, values in (("--set", set_), ("--strategy", strategy), ("--grid", grid),
-                         ("--seed", seed)):
-        words += [w for v in values or [] for w in (flag, str(v))]
+                         ("--seed", seed), ("--sample", sample), ("--trials", trials),
+                         ("--top", top), ("--storage", storage)):
+        items = values if isinstance(values, list) else [] if values is None else [values]
+        words += [w for v in items for w in (flag, str(v))]
+    words += ["--rerun"] if rerun else []
     runner: dict[str, Any] = dict(
         jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout, fail_fast=fail_fast,
         sort=sort, on_row=None if quiet else _progress(err_console),
@@ -85,28 +110,78 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, set_: SetOpt = None,
         err_console.print(f"resuming {resume}", highlight=False, markup=False)
         summary = guarded(lambda: api.resume(resume, **runner))
     else:
-        assert file is not None
-        plan = guarded(lambda: api.load_plan(file, sets=set_ or [], grid=grid or [],
-                                             strategies=strategy or [], seeds=seed or []))
-        guarded(lambda: check_sort(sort, plan.grid_keys,
-                                   plan_metrics(v.config for v in plan.variants)))
+        plan = guarded(lambda: _plan(file, refine, top, trials, set_ or [], strategy or [],
+                                     grid or [], seed or [], sample or [], storage, rerun))
+        guarded(lambda: _check_sort_plan(plan, sort))
         mode = (f"on {scheduler}" if scheduler else f"with {jobs} jobs" if jobs > 1
                 else "serially")
-        err_console.print(f"comparing {len(plan.variants)} variant"
-                          f"{'s' if len(plan.variants) != 1 else ''} of {plan.name} {mode}",
-                          highlight=False, markup=False)
-        summary = guarded(lambda: api.compare(plan, out=out, **runner))
+        err_console.print(f"{_doing(plan)} {mode}", highlight=False, markup=False)
+        summary = guarded(lambda: api.compare(plan, out=root, **runner))
     _finish(summary, sort, as_json)
+
+
+def _check(file: Path | None, resume: Path | None, refine: Path | None, top: int | None,
+           given: dict[str, Any]) -> None:
+    from dlcli.errors import UsageError
+
+    if sum(x is not None for x in (file, resume, refine)) != 1:
+        raise UsageError("give a sweep or config FILE, --resume DIR or --refine DIR (one of "
+                         "the three)")
+    used = [flag for flag, v in given.items() if v]
+    if resume is not None and used:
+        raise UsageError(f"--resume runs the frozen sweep as it was; {used[0]} does not apply")
+    shaping = [f for f in used if f in ("--strategy", "--grid", "--seed", "--sample")]
+    if refine is not None and shaping:
+        raise UsageError(f"--refine makes its search from the refined folder; {shaping[0]} "
+                         f"does not apply (--set, --trials, --storage and --rerun do)")
+    if top is not None and refine is None:
+        raise UsageError("--top goes with --refine DIR")
+
+
+def _plan(file: Path | None, refine: Path | None, top: int | None, trials: int | None,
+          sets: list[str], strategies: list[str], grid: list[str], seeds: list[int],
+          samples: list[str], storage: str | None, rerun: bool) -> Any:
+    from dlcli import api
+    from dlcli.cli_common import err_console
+
+    if refine is not None:
+        from dlcli.refine import refine_plan
+
+        plan, line = refine_plan(refine, top=top or 5, trials=trials, sets=sets,
+                                 storage=storage, reuse=not rerun)
+        err_console.print(line, highlight=False, markup=False, soft_wrap=True)
+        return plan
+    assert file is not None  # _check: exactly one of the three
+    return api.load_plan(file, sets=sets, grid=grid, strategies=strategies, seeds=seeds,
+                         samples=samples, trials=trials, storage=storage, reuse=not rerun)
+
+
+def _doing(plan: Any) -> str:
+    """``comparing 6 variants of strategies`` or ``searching svm-search: 30 trials (tpe,
+    pruner halving)``."""
+    n = plan.total
+    if plan.search is None:
+        return f"comparing {n} variant{'s' if n != 1 else ''} of {plan.name}"
+    s = plan.search
+    how = s.sampler + (f", pruner {s.pruner}" if s.pruner else "")
+    return f"searching {plan.name}: {n} trial{'s' if n != 1 else ''} ({how})"
+
+
+def _check_sort_plan(plan: Any, sort: str | None) -> None:
+    from dlcli.report import check_sort, plan_metrics
+    from dlcli.search_check import probe_config
+
+    configs = [v.config for v in plan.variants] or [probe_config(plan)]
+    check_sort(sort, plan.grid_keys, plan_metrics(configs))
 
 
 def _check_sort_of(folder: Path, sort: str | None) -> None:
     """--sort on --resume: a column the frozen sweep's runs have (its metrics by task)."""
     from dlcli.compare import load
-    from dlcli.report import check_sort, plan_metrics
 
     if sort is not None:
         plan = load(folder)
-        check_sort(sort, plan.grid_keys, plan_metrics(v.config for v in plan.variants))
+        _check_sort_plan(plan, sort)
 
 
 def _live(console: Any) -> Any:
@@ -128,10 +203,12 @@ def _progress(console: Any) -> Any:
         metric, _ = summary.metric
         figures = [f"{k} {fmt(k, value(row, k))}" for k in (metric, summary.report_key)
                    if k is not None and k != "final_loss"]
-        colour = "green" if row["status"] == "completed" else "red"
+        status, colour = row["status"], COLOURS.get(row["status"], "red")
+        if row.get("reused"):
+            status = f"reused {row['reused']}"
         console.print(
             f"\\[{len(summary.rows)}/{summary.total}] {escape(row['label'])}  "
-            f"[{colour}]{row['status']}[/]  {'  '.join(figures + [''])}"
+            f"[{colour}]{escape(status)}[/]  {'  '.join(figures + [''])}"
             f"loss {fmt('final_loss', value(row, 'final_loss'))}  "
             f"{fmt('wall_time_s', row['wall_time_s'])}s", highlight=False, soft_wrap=True)
 
@@ -146,18 +223,26 @@ def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary.to_json(), default=str), flush=True)
     print_tables(summary, sort, err_console if as_json else out_console())
-    for row in summary.rows:
-        if row["error"]:
+    for row in summary.rows:  # a pruned trial's reason is in summary.csv and its result.json
+        if row["error"] and row["status"] != "pruned":
             err_console.print(f"  {escape(row['run_dir'])}: [red]{row['status']}[/]: "
                               f"{escape(row['error'])}",
                               highlight=False, soft_wrap=True)
+    for row in summary.rows:
+        if row.get("reused"):
+            err_console.print(f"  {row['run_dir']}: reused {row['reused']} (same config; "
+                              f"--rerun runs it again)", highlight=False, soft_wrap=True,
+                              markup=False)
     for note in summary.notes:
         err_console.print(f"  note: {note}", highlight=False, markup=False)
     finished = len(summary.rows) == summary.total
-    ok = finished and summary.completed == summary.total
-    err_console.print(f"{summary.completed} of {summary.total} variants completed; summaries "
-                      f"and plots in {summary.folder}", highlight=False, soft_wrap=True,
-                      markup=False)
+    ok = finished and all(row["status"] in FINE for row in summary.rows)
+    counts = [f"{summary.completed} of {summary.total} variants completed"]
+    counts += [f"{n} {what}" for what, n in (
+        ("pruned", sum(r["status"] == "pruned" for r in summary.rows)),
+        ("reused", sum(bool(r.get("reused")) for r in summary.rows))) if n]
+    err_console.print(f"{', '.join(counts)}; summaries and plots in {summary.folder}",
+                      highlight=False, soft_wrap=True, markup=False)
     if not ok:
         err_console.print(f"run what is missing or failed: dlcli compare --resume "
                           f"{shlex.quote(str(summary.folder))}", highlight=False, soft_wrap=True,
@@ -204,6 +289,7 @@ def _table(heads: list[str], cells: list[list[str]]) -> Any:
                          width=width)
     status = heads.index("status") if "status" in heads else None
     for row in cells:
-        failed = status is not None and row[status] != "completed"
-        table.add_row(*map(escape, row), style="red" if failed else None)
+        state = row[status] if status is not None else "completed"
+        style = None if state == "completed" else COLOURS.get(state, "red")
+        table.add_row(*map(escape, row), style=style)
     return table

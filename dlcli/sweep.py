@@ -6,25 +6,23 @@ A sweep file::
     base: synthetic.yaml             # a config path (relative to this file) or an inline config
     sweep:                           # dotted key -> the values of its grid
       strategy.lr: [1.0e-7, 1.0e-6]
+    search: {trials: 30, params: {strategy.lr: {loguniform: [1.0e-8, 1.0e-5]}}}  # or a search
     variants:                        # named partial overrides (nested or dotted keys)
       - {name: sgd, strategy: {name: sgd}}
     seeds: [0, 1, 2]                 # repeats every variant; absent: the config's own seed
 
-Expansion order: variants x grid points (last key fastest) x seeds. Precedence, lowest first:
-base, ``--set``, the variant, the grid point, the seed. A variant's ``name`` becomes the
-config's ``name``. Every variant is validated here, before anything runs.
+Expansion order: variants x grid points (last key fastest; or a random search's trials) x
+seeds. Precedence, lowest first: base, ``--set``, the variant, the grid point, the seed. A
+variant's ``name`` becomes the config's ``name``. Every variant is validated here, before
+anything runs; a search asked of Optuna (:mod:`dlcli.search`) has its bounds validated.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
-import json
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,11 +38,18 @@ from dlcli.config import (
     validate,
 )
 from dlcli.errors import ConfigError, UsageError
+from dlcli.plan import Plan, Variant, config_hash, label, show_value, slug
+from dlcli.search import Search, parse_search
+from dlcli.search_check import check_search, with_shortcuts
 
-SWEEP_KEYS = ("base", "sweep", "variants", "seeds")  # any of them makes a file a sweep file
+__all__ = ["Plan", "Variant", "config_hash", "show_value", "load_plan", "build_plan",
+           "is_sweep_file", "parse_grid", "make_variant"]
+
+SWEEP_KEYS = ("base", "sweep", "search", "variants", "seeds")  # any makes a file a sweep file
 MAX_VARIANTS = 10_000
 NAME = r"^[A-Za-z0-9._-]+$"
 PATH_KEYS = ("path", "cache_dir")  # data keys holding a file or folder
+Show = Callable[[str, Any], str]
 
 
 class VariantSpec(BaseModel):
@@ -59,70 +64,66 @@ class SweepFile(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=64, pattern=NAME)
     base: str | dict[str, Any]
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    search: Any = None  # checked by dlcli.search.parse_search
     variants: list[VariantSpec] | None = Field(None, min_length=1)
     seeds: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One frozen run of a sweep: its resolved config and the hash that identifies it."""
-
-    index: int  # 1-based, in sweep order
-    name: str
-    grid: dict[str, Any]  # grid key -> the resolved value
-    seed: int
-    label: str  # "sgd lr=1e-06 seed=1": unique within the sweep
-    folder: str  # its run folder inside the compare folder
-    hash: str
-    config: dict[str, Any] = field(repr=False)  # resolved: every default written out
-    # What was validated (base + overrides, defaults left out): a worker validates this again,
-    # as a resolved dump does not always validate (validators that look at the keys given).
-    raw: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Plan:
-    name: str
-    source: str
-    grid_keys: list[str]
-    variants: list[Variant]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"format": 1, "name": self.name, "source": self.source,
-                "grid_keys": self.grid_keys, "variants": [asdict(v) for v in self.variants]}
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Plan:
-        return cls(obj["name"], obj["source"], list(obj["grid_keys"]),
-                   [Variant(**v) for v in obj["variants"]])
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """A stable hash of a resolved config (the same dict always gives the same 16 hex digits)."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- reading
 
 
 def load_plan(path: str | Path, *, sets: Sequence[str] = (), grid: Sequence[str] = (),
-              strategies: Sequence[str] = (), seeds: Sequence[int] = ()) -> Plan:
+              strategies: Sequence[str] = (), seeds: Sequence[int] = (),
+              samples: Sequence[str] = (), trials: int | None = None,
+              storage: str | None = None, reuse: bool = True) -> Plan:
     """Read a sweep file or a plain config, apply the command-line shortcuts, expand, validate.
 
-    Raises ConfigError/UsageError (exit 2) before anything runs if any variant is invalid.
+    ``samples`` (``--sample KEY=DIST:LOW,HIGH``) and ``trials`` make or extend a search;
+    ``storage`` is an Optuna storage for a search asked of Optuna. Raises ConfigError/UsageError
+    (exit 2) before anything runs if any variant is invalid.
     """
     path = Path(path)
     raw = read_yaml_mapping(path)
     is_sweep = any(key in raw for key in SWEEP_KEYS)
-    spec = parse_sweep(raw, str(path)) if is_sweep else SweepFile(base=raw)
-    spec = _with_shortcuts(spec, str(path), grid, strategies, seeds)
+    spec = raw if is_sweep else {"base": raw}
+    name = slug(path.stem if is_sweep else str(raw.get("name") or "run"))
+    return build_plan(spec, str(path), path.parent, name, sets=sets, grid=grid,
+                      strategies=strategies, seeds=seeds, samples=samples, trials=trials,
+                      storage=storage, reuse=reuse)
+
+
+def build_plan(raw: Mapping[str, Any], source: str, folder: Path, name: str, *,
+               sets: Sequence[str] = (), grid: Sequence[str] = (),
+               strategies: Sequence[str] = (), seeds: Sequence[int] = (),
+               samples: Sequence[str] = (), trials: int | None = None,
+               storage: str | None = None, reuse: bool = True) -> Plan:
+    """A sweep file's mapping (``base`` relative to ``folder``) as a validated :class:`Plan`."""
+    spec = parse_sweep(raw, source)
+    spec = _with_shortcuts(spec, source, grid, strategies, seeds)
+    section = with_shortcuts(spec.search, samples, trials)
+    if spec.sweep and section is not None:
+        raise ConfigError(f"{source}: sweep and search: a sweep file has a grid or a search, "
+                          f"not both")
+    if storage and section is None:
+        raise UsageError("--storage: only a search keeps a study; give a search: section or "
+                         "--sample")
     # The base alone need not be valid (a variant may complete it); every variant must be.
-    base = read_yaml_mapping(path.parent / spec.base) if isinstance(spec.base, str) else spec.base
+    base = read_yaml_mapping(folder / spec.base) if isinstance(spec.base, str) else spec.base
     base = apply_sets(base, sets)
-    name = spec.name or _slug(path.stem if is_sweep else str(base.get("name") or "run"))
-    where = str(path) + (" (with --set)" if sets else "")
-    return Plan(name, str(path), list(spec.sweep), expand(base, spec, where))
+    where = source + (" (with --set)" if sets else "")
+    search = None if section is None else parse_search(section, where, base.get("seed"),
+                                                       storage)
+    recipe = {"base": _absolute_paths(copy.deepcopy(base)),
+              "variants": [v.model_dump() for v in spec.variants] if spec.variants else None,
+              "seeds": spec.seeds}
+    plan = Plan(spec.name or name, source, list(spec.sweep) if search is None else search.keys,
+                [], search, recipe, reuse)
+    if search is not None:
+        check_search(plan, where)
+    if plan.adaptive:
+        return plan
+    return Plan(plan.name, source, plan.grid_keys, expand(base, spec, where, search), search,
+                recipe, reuse)
 
 
 def is_sweep_file(path: str | Path) -> bool:
@@ -160,7 +161,7 @@ def _with_shortcuts(spec: SweepFile, source: str, grid: Sequence[str],
             raise UsageError(f"--strategy: {source} already lists variants; add it there")
         if len(set(strategies)) != len(strategies):
             raise UsageError("--strategy: each strategy once, please")
-        update["variants"] = [VariantSpec.model_validate({"name": _slug(s), "strategy.name": s})
+        update["variants"] = [VariantSpec.model_validate({"name": slug(s), "strategy.name": s})
                               for s in strategies]
     if seeds:
         update["seeds"] = list(dict.fromkeys(seeds))
@@ -187,13 +188,14 @@ def parse_grid(item: str) -> tuple[str, list[Any]]:
 # --------------------------------------------------------------------------- expansion
 
 
-def expand(base: Mapping[str, Any], spec: SweepFile, source: str) -> list[Variant]:
-    """Every (variant, grid point, seed) as a validated, frozen :class:`Variant`."""
+def expand(base: Mapping[str, Any], spec: SweepFile, source: str,
+           search: Search | None = None) -> list[Variant]:
+    """Every (variant, grid point or drawn trial, seed) as a validated, frozen :class:`Variant`."""
     specs: list[VariantSpec | None] = [*spec.variants] if spec.variants else [None]
-    keys = list(spec.sweep)
-    points = list(itertools.product(*spec.sweep.values()))
+    keys = list(spec.sweep) if search is None else search.keys
     seeds: list[int | None] = [*spec.seeds] if spec.seeds else [None]
-    total = len(specs) * len(points) * len(seeds)
+    n_points = search.trials if search else math_prod(len(v) for v in spec.sweep.values())
+    total = len(specs) * n_points * len(seeds)
     if total > MAX_VARIANTS:
         raise ConfigError(f"{source}: the sweep expands to {total} variants (at most "
                           f"{MAX_VARIANTS}); narrow the grid")
@@ -201,22 +203,50 @@ def expand(base: Mapping[str, Any], spec: SweepFile, source: str) -> list[Varian
     for name in names:
         if names.count(name) > 1:
             raise ConfigError(f"{source}: variants: the name {name!r} is used twice")
-    out: list[Variant] = []
+    points = ([dict(zip(keys, p, strict=True)) for p in itertools.product(*spec.sweep.values())]
+              if search is None else search.draw_points())
     width = max(2, len(str(total)))
-    for index, (vspec, point, seed) in enumerate(itertools.product(specs, points, seeds), 1):
-        values = dict(zip(keys, point, strict=True))
-        raw = _resolve_raw(base, vspec, values, seed, source)
-        where = f"{source} (variant {_label(raw.get('name'), values, seed)})"
-        cfg = validate(raw, where).model_dump(mode="json")
-        grid = {k: _lookup(cfg, k) for k in keys}
-        label = _label(cfg["name"], grid, seed)
-        out.append(Variant(index, cfg["name"], grid, cfg["seed"], label,
-                           f"{index:0{width}d}-{_slug(label)}", config_hash(cfg), cfg, raw))
+    out = [make_variant(index, base, vspec, point, seed, source, width, shower(search))
+           for index, (vspec, point, seed) in
+           enumerate(itertools.product(specs, points, seeds), 1)]
     _check_unique(out, source)
     return out
 
 
-def _resolve_raw(base: Mapping[str, Any], vspec: VariantSpec | None, point: dict[str, Any],
+def math_prod(sizes: Iterator[int]) -> int:
+    total = 1
+    for size in sizes:
+        total *= size
+    return total
+
+
+def shower(search: Search | None) -> Show:
+    """How a key's value is shown in labels: a search's drawn floats with 2 digits."""
+    if search is None:
+        return lambda key, value: show_value(value)
+    return lambda key, value: search.params[key].show(value)
+
+
+def make_variant(index: int, base: Mapping[str, Any], vspec: Any, point: Mapping[str, Any],
+                 seed: int | None, source: str, width: int, show: Show) -> Variant:
+    """One validated variant: base, the variant's overrides (a VariantSpec or its dict), the
+    point's values, the seed."""
+    if isinstance(vspec, Mapping):
+        vspec = VariantSpec.model_validate(vspec)
+    raw = _resolve_raw(base, vspec, point, seed, source)
+    where = f"{source} (variant {label(raw.get('name'), _shown(point, show), seed)})"
+    cfg = validate(raw, where).model_dump(mode="json")
+    grid = {k: _lookup(cfg, k) for k in point}
+    text = label(cfg["name"], _shown(grid, show), seed)
+    return Variant(index, cfg["name"], grid, cfg["seed"], text,
+                   f"{index:0{width}d}-{slug(text)}", config_hash(cfg), cfg, raw)
+
+
+def _shown(point: Mapping[str, Any], show: Show) -> dict[str, str]:
+    return {k: show(k, v) for k, v in point.items()}
+
+
+def _resolve_raw(base: Mapping[str, Any], vspec: VariantSpec | None, point: Mapping[str, Any],
                  seed: int | None, source: str) -> dict[str, Any]:
     raw = copy.deepcopy(dict(base))
     if vspec is not None:
@@ -227,20 +257,20 @@ def _resolve_raw(base: Mapping[str, Any], vspec: VariantSpec | None, point: dict
         set_path(raw, key.split("."), copy.deepcopy(value), f"{source}: sweep key {key!r}")
     if seed is not None:
         raw["seed"] = seed
-    _absolute_paths(raw)
-    return raw
+    return _absolute_paths(raw)
 
 
-def _absolute_paths(raw: dict[str, Any]) -> None:
+def _absolute_paths(raw: dict[str, Any]) -> dict[str, Any]:
     """Relative data paths are from the working directory of ``dlcli compare``; freeze them
     as absolute so a worker started elsewhere (a Dask worker) reads the same files."""
     data = raw.get("data")
     if not isinstance(data, dict):
-        return
+        return raw
     for key in PATH_KEYS:
         value = data.get(key)
         if isinstance(value, str) and value and not value.startswith("~"):
             data[key] = os.path.abspath(value)
+    return raw
 
 
 def _leaves(mapping: Mapping[str, Any], prefix: tuple[str, ...] = ()
@@ -268,27 +298,3 @@ def _check_unique(variants: list[Variant], source: str) -> None:
             raise ConfigError(f"{source}: variants {seen[v.hash].label!r} and {v.label!r} "
                               f"resolve to the same config")
         seen[v.hash] = v
-
-
-def show_value(value: Any) -> str:
-    """A grid value as labels and tables show it: ``1e-06``, ``0.5``, ``sgd``."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _label(name: Any, grid: Mapping[str, Any], seed: int | None) -> str:
-    leaves = [k.rsplit(".", 1)[-1] for k in grid]
-    parts = [str(name)]
-    for key, value in grid.items():
-        leaf = key.rsplit(".", 1)[-1]
-        parts.append(f"{leaf if leaves.count(leaf) == 1 else key}={show_value(value)}")
-    if seed is not None:
-        parts.append(f"seed={seed}")
-    return " ".join(parts)
-
-
-def _slug(text: str) -> str:
-    """A folder-safe name: ``"sgd lr=1e-06 seed=1"`` -> ``"sgd-lr1e-06-seed1"``."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text.replace("=", "")).strip("-.")
-    return slug[:60] or "sweep"

@@ -165,9 +165,12 @@ def _numbers(folder: Path) -> dict[str, tuple]:
 
 
 def test_serial_jobs_and_dask_give_the_same_numbers_bit_for_bit(tmp_path):
+    # A random search's trials are drawn up front: the same trials, numbers and weights.
     distributed = pytest.importorskip("distributed")
+    search = {"trials": 2, "seed": 5, "params": {"strategy.lr": {"loguniform": [1e-7, 1e-5]},
+                                                 "model.reg": {"loguniform": [1e-4, 1.0]}}}
     sweep = _sweep(tmp_path, [{"name": "sgd"}, {"name": "rs", "strategy.name": "random-search"}],
-                   seeds=[0, 1])
+                   search=search)
     assert _run(str(sweep), "--out", str(tmp_path / "serial"), "-q").exit_code == 0
     res = _run(str(sweep), "--out", str(tmp_path / "jobs"), "-q", "--jobs", "2")
     assert res.exit_code == 0, res.output
@@ -215,9 +218,9 @@ def test_shortcuts_on_a_plain_config_sort_and_json(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    ([], "give a sweep or config FILE, or --resume DIR"),
+    ([], "give a sweep or config FILE, --resume DIR or --refine DIR"),
     (["--sort", "acc"], "--sort 'acc': unknown column"),
-    (["--resume", "nowhere", "--set", "seed=1"], "--set, --strategy, --grid and --seed do not"),
+    (["--resume", "nowhere", "--set", "seed=1"], "frozen sweep as it was; --set does not"),
     (["--grid", "strategy.lr"], "--grid 'strategy.lr': expected KEY.PATH=V1,V2"),
 ])
 def test_usage_errors_exit_2(tmp_path, args, expected):
