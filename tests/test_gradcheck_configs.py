@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from dlcli import api
-from dlcli.config import validate
+from dlcli.config import SWEEP_KEYS, validate
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CLASSIFIERS = [("svm", None), ("softmax", None), ("mlp", "softmax"), ("mlp", "svm")]
@@ -51,7 +51,7 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for path in sorted(CONFIGS.glob("*.yaml")):
         raw = yaml.safe_load(path.read_text())
-        if "sweep" in raw or "variants" in raw:  # sweep files: their bases are configs here
+        if any(k in raw for k in SWEEP_KEYS):  # sweep files: their bases are configs here
             continue
         if raw["data"]["source"] == "landscape":
             seen.setdefault(yaml.safe_dump(raw["data"]), (path.stem, raw))
