@@ -87,6 +87,7 @@ class Driver:
                                       "spec": spec})[:8]])
         pruner = st.pruner_spec(self.search, cfg)
         study = st.load_study(self.url, name, pruner, create=self.search, direction_=way)
+        st.reseed(study, self.search, self.folder.name if self.search.storage else "")
         return {"study": study, "spec": spec, "metric": metric, "mode": mode, "pruner": pruner,
                 "dists": st.distributions(self.search) if self.plan.adaptive else {}}
 

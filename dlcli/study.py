@@ -123,6 +123,23 @@ def load_study(url: str, name: str, pruner: Mapping[str, Any] | None, *,
         return _STUDIES[key]
 
 
+def reseed(study: Any, search: Search, salt: str) -> None:
+    """A TPE sampler seeded from the search's seed and the trials the study already has (and
+    ``salt``, the compare folder, when the study is shared): a fresh search from the same file
+    asks the same trials, while a resumed one, or a second machine, does not replay the
+    first process's draws (a sampler seeded alike would ask its first trials again)."""
+    import zlib
+
+    import numpy as np
+
+    if search.sampler != "tpe":
+        return
+    done = len(study.get_trials(deepcopy=False))
+    seq = np.random.SeedSequence([search.seed, 12, done, zlib.crc32(salt.encode())])
+    seed = int(seq.generate_state(1)[0])
+    study.sampler = optuna().samplers.TPESampler(seed=seed, constant_liar=True)
+
+
 def distributions(search: Search) -> dict[str, Any]:
     """The search's distributions as Optuna's (a choice of lists: their JSON text)."""
     d = optuna().distributions

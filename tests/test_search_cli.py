@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from dlcli.cli import app
 from dlcli.strategies import STRATEGIES
+from dlcli.study import _STUDIES
 from tests.conftest import small_raw
 
 runner = CliRunner()
@@ -113,10 +114,12 @@ def test_a_tpe_search_prunes_and_resume_finishes_it_without_repeats(tmp_path, mo
     (folder,) = _folders(out)
     assert [r["status"] for r in _summary(folder)["rows"]][-1] == "interrupted"
     fixed()
+    _STUDIES.clear()  # --resume is a new process: nothing of the first one's sampler is left
     res = _run("--resume", str(folder))
     assert res.exit_code == 0, res.output
     rows = _summary(folder)["rows"]
     assert [r["index"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert len({(r["strategy.lr"], r["model.reg"]) for r in rows}) == 6  # no trial asked twice
     assert {r["status"] for r in rows} <= {"completed", "pruned"}
     pruned = [r for r in rows if r["status"] == "pruned"]
     assert pruned and pruned[0]["error"].startswith("pruned by halving at iteration ")
