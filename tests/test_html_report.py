@@ -243,11 +243,7 @@ def test_chromium_renders_the_page_and_sorts_the_table(tmp_path):
     from matplotlib.image import imread
 
     out = write_report(make_compare(tmp_path))
-    shot = tmp_path / "shot.png"
-    _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900", out.as_uri())
-    pixels = imread(shot)
-    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 100  # not blank
-    # The page's own script, allowed by its hash, sorts by a click: add a clicker the same way.
+    # The page's own script, allowed by its hash, sorts on a click: add a clicker the same way.
     click = ("var t=document.querySelector('table.sortable');"
              "[].find.call(t.tHead.rows[0].cells,function(h){return h.textContent==="
              "'val_accuracy'}).click();document.body.dataset.order=[].map.call("
@@ -255,5 +251,9 @@ def test_chromium_renders_the_page_and_sorts_the_table(tmp_path):
     digest = base64.b64encode(hashlib.sha256(click.encode()).digest()).decode()
     text = out.read_text().replace("script-src ", f"script-src 'sha256-{digest}' ", 1)
     out.write_text(text.replace("</body>", f"<script>{click}</script></body>"))
-    dom = _chromium(tmp_path, "--dump-dom", out.as_uri()).stdout
+    shot = tmp_path / "shot.png"
+    dom = _chromium(tmp_path, f"--screenshot={shot}", "--dump-dom", "--window-size=1200,900",
+                    out.as_uri()).stdout
     assert 'data-order="01-sgd-seed0,02-sgd-seed1,03-momentum-seed0,04-momentum-seed1"' in dom
+    pixels = imread(shot)
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 100  # not blank
