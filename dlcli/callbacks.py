@@ -246,14 +246,9 @@ class LossPlot(Callback):
         self._name = f"{s.name}: {s.strategy.name}, {s.model.name} on {s.data.source}"
 
     def on_end(self, outcome: Outcome) -> None:
-        from dlcli.runs import read_losses
+        try:  # from metrics.csv: every segment of a resumed run
+            from dlcli.plots import run_figure
 
-        its, losses = read_losses(self.path)  # every segment of a resumed run
-        if not its:
-            return
-        try:
-            from dlcli.plots import run_loss_plot
-
-            run_loss_plot(its, losses, self.path / "loss.png", self._name)
+            run_figure(self.path, self._name)
         except Exception:  # a missing font, a full disk: the run's results must not suffer
             pass

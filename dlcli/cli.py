@@ -315,6 +315,7 @@ def _register() -> None:
     from dlcli.cli_data import data_app
     from dlcli.cli_gradcheck import gradcheck
     from dlcli.cli_ops import ops_app
+    from dlcli.cli_report import report
     from dlcli.cli_runs import runs_app
 
     app.add_typer(data_app, name="data")
@@ -322,6 +323,7 @@ def _register() -> None:
     app.add_typer(runs_app, name="runs")
     app.add_typer(ops_app, name="ops")
     app.command()(gradcheck)
+    app.command()(report)
 
 
 _register()

@@ -42,17 +42,6 @@ def _axes(ax: Any, losses: Sequence[float]) -> None:
         ax.set_yscale("log")
 
 
-def run_loss_plot(iterations: Sequence[int], losses: Sequence[float], path: Path,
-                  title: str) -> None:
-    """One run's loss against the iteration (log scale when the losses span decades)."""
-    fig = new_figure(6.0, 3.6)
-    ax = fig.add_subplot()
-    ax.plot(iterations, losses, linewidth=1.0)
-    _axes(ax, losses)
-    ax.set(xlabel="iteration", ylabel="loss", title=title)
-    fig.savefig(path)
-
-
 def run_figure(run_dir: Path, title: str | None = None, path: Path | None = None
                ) -> Path | None:
     """Draw a run folder's ``loss.png`` (or ``path``) from its metrics.csv, every segment of a

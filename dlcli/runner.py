@@ -105,7 +105,9 @@ def _listeners(folder: RunFolder, data: Dataset, callbacks: Sequence[Callback],
         listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
     # loss.png after result.json: a picture of metrics.csv, never a reason to lose results;
     # the MLflow export last, once the folder is whole (it only warns when it cannot log)
-    after: list[Callback] = [LossPlot(folder.path)]
+    from dlcli.plots_weights import WeightsPlot
+
+    after: list[Callback] = [LossPlot(folder.path), WeightsPlot(folder.path, data)]
     if mlflow:
         from dlcli.tracking import MlflowExport
 

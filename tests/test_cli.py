@@ -37,7 +37,8 @@ def test_train_writes_a_complete_run_folder(write_config, tmp_path):
     (run,) = _run_dirs(out)
     assert run.name.endswith(run.name[-6:]) and "-small-" in run.name
     assert {p.name for p in run.iterdir()} == {"config.yaml", "metrics.csv", "result.json",
-                                               "params.npz", "loss.png", "checkpoint.npz"}
+                                               "params.npz", "loss.png", "checkpoint.npz",
+                                               "weights.png"}
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = json.loads((run / "result.json").read_text())
     assert result["status"] == "completed" and result["iterations"] == 20

@@ -204,7 +204,8 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 90) -> None:
 
 
 def test_train_with_mlflow_logs_the_run_and_an_unreachable_uri_only_warns(write_config,
-                                                                          tmp_path):
+                                                                          tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an SQLite store keeps its artifacts in ./mlruns
     cfg = write_config(small_raw(iterations=4))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     res = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "runs"), "-q",
