@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import platform
 import sys
 import time
@@ -100,8 +99,7 @@ class RunFolder(Callback):
         from dlcli.checkpoint import FILE, save
 
         assert self._fh is not None
-        self._fh.flush()
-        os.fsync(self._fh.fileno())  # the rows the checkpoint counts are on disk before it
+        self._fh.flush()  # the rows the checkpoint counts are in the file before it
         save(self.path / FILE, {
             "strategy": snapshot.strategy, "iteration": snapshot.iteration,
             "state": snapshot.state, "rng": snapshot.rng, "watch": snapshot.watch,

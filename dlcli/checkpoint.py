@@ -83,7 +83,7 @@ def save(path: Path, tree: Mapping[str, Any]) -> None:
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
             zf.writestr(f"{name}.npy", member.getvalue())
-    write_atomic(path, buf.getvalue())
+    write_atomic(path, buf.getvalue(), durable=False)  # atomic; fsync is for results
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -57,17 +57,21 @@ def create_run_dir(root: str | Path, name: str, prefix: str = "") -> Path:
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+def atomic_file(path: Path, durable: bool = True) -> Iterator[IO[bytes]]:
     """A binary file to write ``path`` through: a temp file in the same folder, renamed over
     ``path`` when the block ends normally and removed when it raises. Readers never see half
-    a file, and a crash never leaves one."""
+    a file, and a killed process never leaves one. ``durable``: also fsync before the rename,
+    so that a power loss cannot leave an empty file either (4-8 ms on this project's disk:
+    results and the data cache are durable; checkpoints, rewritten often and checked when
+    read back, are not)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; a run's files follow the umask
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)  # already renamed on success: nothing to remove
@@ -89,9 +93,9 @@ def umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` through :func:`atomic_file`."""
-    with atomic_file(path) as fh:
+    with atomic_file(path, durable) as fh:
         fh.write(data)
 
 

@@ -180,7 +180,7 @@ class _Checkpoints:
     def __init__(self, every: int | None) -> None:
         self.every = every
         self.last_at = time.perf_counter()
-        self.cost = 0.0
+        self.cost = 0.01  # seconds a checkpoint costs, until one is measured
 
     def due(self, iteration: int, evaluated: bool) -> bool:
         if self.every is not None:
