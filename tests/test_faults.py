@@ -131,8 +131,8 @@ def test_a_full_disk_keeps_earlier_files_and_no_half_result(write_config, tmp_pa
     from contextlib import contextmanager
 
     @contextmanager
-    def filling(path):
-        with real(path) as fh:
+    def filling(path, durable=True):
+        with real(path, durable) as fh:
             yield Full(fh) if path.name == "result.json" else fh
 
     monkeypatch.setattr(dlcli.runs, "atomic_file", filling)
