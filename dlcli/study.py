@@ -222,19 +222,30 @@ class TrialListener(Callback):
         return -record.val_metric if mode == "neg" else record.val_metric
 
     def _reason(self, iteration: int, value: float) -> str:
-        """``pruned by halving at iteration 100: val_accuracy 0.21 below 0.25, the median of
-        the 7 other trials there``."""
+        """``pruned by halving at iteration 100: val_accuracy 0.21 below 0.25, the bar of the
+        best third of the 9 trials there`` (median: the median of the other trials there)."""
         metric = {"val": self.info["metric"], "neg": "f", "loss": "loss"}[self.info["mode"]]
+        higher = self.info["mode"] == "val"
         trials = self.trial.study.get_trials(deepcopy=False)
-        others = [t.intermediate_values[iteration] for t in trials
-                  if t.number != self.trial.number and iteration in t.intermediate_values]
-        where = ""
-        if others:
-            side = "below" if self.info["mode"] == "val" else "above"
-            where = (f" {side} {statistics.median(others):.4g}, the median of the "
-                     f"{len(others)} other trial{'s' if len(others) > 1 else ''} there")
-        return (f"pruned by {self.info['pruner']['name']} at iteration {iteration}: "
-                f"{metric} {value:.4g}{where}")
+        at = {t.number: t.intermediate_values[iteration] for t in trials
+              if iteration in t.intermediate_values}
+        at[self.trial.number] = value
+        name, side = self.info["pruner"]["name"], "below" if higher else "above"
+        head = f"pruned by {name} at iteration {iteration}: {metric} {value:.4g}"
+        if name == "hyperband":  # the bar is its bracket's, which Optuna keeps to itself
+            return f"{head}, not in the best third of its bracket's trials there"
+        if name == "median":  # over the completed trials, as the pruner counts them
+            done = {t.number for t in trials if t.state.name == "COMPLETE"}
+            others = [v for n, v in at.items() if n in done]
+            if not others:
+                return head
+            bar, what = statistics.median(others), f"the median of the {len(others)} " \
+                                                   f"completed trial{'s' * (len(others) > 1)}"
+        else:  # successive halving keeps the best 1/REDUCTION of a rung (at least one)
+            ranked = sorted(at.values(), reverse=higher)
+            bar = ranked[max(len(ranked) // REDUCTION - 1, 0)]
+            what = f"the bar of the best third of the {len(ranked)} trials"
+        return f"{head} {side} {bar:.4g}, {what} there"
 
     def _broken(self, exc: Exception) -> None:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

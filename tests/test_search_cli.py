@@ -123,6 +123,10 @@ def test_a_tpe_search_prunes_and_resume_finishes_it_without_repeats(tmp_path, mo
     assert {r["status"] for r in rows} <= {"completed", "pruned"}
     pruned = [r for r in rows if r["status"] == "pruned"]
     assert pruned and pruned[0]["error"].startswith("pruned by halving at iteration ")
+    for row in pruned:  # "val_accuracy 0.2 below 0.26, the bar of the best third of ..."
+        words = row["error"].split(": ", 1)[1].split()
+        value, bar = float(words[1]), float(words[3].rstrip(","))
+        assert value < bar and "the best third of the" in row["error"], row["error"]
     result = json.loads((folder / pruned[0]["run_dir"] / "result.json").read_text())
     assert result["status"] == "pruned" and result["iterations"] < 20
     assert (folder / pruned[0]["run_dir"] / "params.npz").is_file()
