@@ -93,15 +93,15 @@ def test_a_random_search_reuses_runs_and_draws_its_plots(tmp_path, monkeypatch):
     _no_plots(monkeypatch)
     res = _run(str(path), "--out", str(out), "--trials", "6")
     assert res.exit_code == 0, res.output
-    second = _folders(out)[-1]
+    (second,) = set(_folders(out)) - {first}  # (two made in one second sort by their hex)
     rows = _summary(second)["rows"]
     assert [bool(r.get("reused")) for r in rows] == [True] * 4 + [False] * 2
     assert rows[0]["reused"].startswith(first.name) and (second / rows[0]["run_dir"]).is_symlink()
     assert "6 of 6 variants completed, 4 reused" in res.output
     assert res.stdout.rstrip().splitlines()[-1].startswith("chosen on validation: ")
     res = _run(str(path), "--out", str(out), "--rerun", "--trials", "1", "-q")
-    assert res.exit_code == 0 and not any(r.get("reused") for r in _summary(
-        _folders(out)[-1])["rows"])
+    (third,) = set(_folders(out)) - {first, second}
+    assert res.exit_code == 0 and not any(r.get("reused") for r in _summary(third)["rows"])
 
 
 def test_a_tpe_search_prunes_and_resume_finishes_it_without_repeats(tmp_path, monkeypatch,
