@@ -75,6 +75,7 @@ class Driver:
         self.ready: list[dict[str, Any]] = []  # rows made without running (reused runs)
         self.done: set[int] = set()  # variants that ended before (resume)
         self.found: dict[str, Path] | None = None  # completed runs under --out, by hash
+        self.skipped: list[str] = []  # trials whose drawn config was invalid: told failed
         self.width = max(2, len(str(plan.total)))
         self.studies = [self._study(spec) for spec in self.specs]
 
@@ -134,7 +135,12 @@ class Driver:
             if len(study.get_trials(deepcopy=False)) >= self.search.trials:
                 return None
             trial = study.ask(s["dists"])
-            v = self._variant(s, self._next_index(), trial.params)
+            try:
+                v = self._variant(s, self._next_index(), trial.params)
+            except DlcliError as exc:  # bounds were checked; keys that must agree may not
+                study.tell(trial, state=_state("FAIL"))
+                self.skipped.append(f"trial {trial.number} not run: {exc}")
+                return {}
         else:
             waiting = [v for v in self.plan.variants if v.index not in self.trial_of
                        and v.index not in self.done and self._of(v, s)]
@@ -215,8 +221,10 @@ class Driver:
 
     def settle_total(self, rows: Rows) -> None:
         """With a shared storage, other machines ran some of the trials: the summary counts
-        the ones that ran here."""
+        the ones that ran here (and not the trials whose drawn config was invalid)."""
         summary = rows.summary
+        summary.notes += self.skipped
+        summary.total -= len(self.skipped)
         if self.search.storage and self.plan.adaptive and len(summary.rows) < summary.total:
             summary.notes.append(f"{summary.total - len(summary.rows)} of the study's trials "
                                  f"ran elsewhere (--storage {self.search.storage})")

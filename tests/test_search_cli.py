@@ -181,6 +181,21 @@ def test_a_pruned_tpe_search_with_two_jobs_asks_each_trial_once(tmp_path, quick)
     assert [r["index"] for r in _summary(folder)["rows"]] == [1, 2, 3, 4]
 
 
+def test_a_tpe_trial_whose_keys_disagree_is_told_failed_and_the_search_goes_on(tmp_path,
+                                                                               quick):
+    # Each bound is valid alone; strategy.eval_batch > data.num_train only together.
+    path = _file(tmp_path, iterations=5, trials=6, sampler="tpe", seed=3, params={
+        "strategy.eval_batch": {"int": [1, 200]}, "data.num_train": {"int": [60, 200]}})
+    res = _run(str(path), "--out", str(tmp_path / "r"), "-q")
+    (folder,) = _folders(tmp_path / "r")
+    summary, trials = _summary(folder), _study_trials(folder)
+    said = " ".join(res.output.split())  # the notes, unwrapped
+    skipped = said.count(" not run: ")
+    assert len(trials) == 6 and skipped and "must be <= data.num_train" in said, said
+    assert sum(t.state.name == "FAIL" for t in trials) == skipped
+    assert len(summary["rows"]) + skipped == 6 and res.exit_code == 0, said
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["--storage", "{tmp}/no/such/dir/s.journal"], "--storage {tmp}/no/such/dir/s.journal: "
                                                    "cannot open it"),
