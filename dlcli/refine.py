@@ -29,7 +29,7 @@ def refine_plan(folder: Path, *, top: int = 5, trials: int | None = None,
                 sets: Sequence[str] = (), storage: str | None = None,
                 reuse: bool = True) -> tuple[Plan, str]:
     """The refined plan (its sweep file in ``plan.origin``) and a line saying what it searches."""
-    from dlcli.compare import ORIGIN_FILE, finished_rows, load
+    from dlcli.compare import finished_rows, load
     from dlcli.sweep import build_plan
 
     old = load(folder, "--refine")
@@ -47,7 +47,7 @@ def refine_plan(folder: Path, *, top: int = 5, trials: int | None = None,
     params = {k: narrow(_old_dist(old, k), [r[k] for r in best]) for k in old.grid_keys}
     origin = _sweep_file(old, best, params, trials, sets)
     name = f"{old.name}-fine"
-    plan = build_plan(origin, str(folder / ORIGIN_FILE), folder, name, storage=storage,
+    plan = build_plan(origin, f"--refine {folder}", folder, name, storage=storage,
                       reuse=reuse)
     ranges = ", ".join(f"{k} {_show(params[k])}" for k in old.grid_keys)
     line = (f"refining {folder.name}: the best {len(best)} of {len(ranked)} completed trials by "
