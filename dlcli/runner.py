@@ -8,6 +8,7 @@ while the loop runs, and pins the BLAS threads.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Iterator, Sequence
@@ -35,9 +36,28 @@ Result = dict[str, Any]
 EXTENSIBLE_SCHEDULES = ("constant", "step", "exponential")
 
 
+_last_data: dict[str, Dataset] = {}  # the last data set loaded in this process, by its key
+
+
 def build(cfg: Config) -> tuple[Dataset, Model]:
-    data = load_dataset(cfg.data, cfg.seed)
+    """The data (split, preprocessed) and the model of ``cfg``.
+
+    The last data set stays loaded, keyed by its data section and seed: the variants of a
+    comparison that share them (a grid over lr, a search) load once per process instead of
+    once per variant. Its arrays are read-only, so no run can change what the next one sees.
+    """
+    key = json.dumps([cfg.data.model_dump(mode="json"), cfg.seed], sort_keys=True)
+    data = _last_data.get(key)
+    if data is None:
+        _last_data.clear()  # one at a time: a full CIFAR-10 split is 600 MB
+        data = _last_data[key] = _read_only(load_dataset(cfg.data, cfg.seed))
     return data, build_model(cfg.model, data)
+
+
+def _read_only(data: Dataset) -> Dataset:
+    for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        getattr(data, name).flags.writeable = False
+    return data
 
 
 def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] = (),
