@@ -111,38 +111,44 @@ def _gradcheck(cfg: Config, samples: int, coords: int, full: bool) -> GradcheckR
 def compare(plan: Plan | str | Path, *, out: str | Path = "runs", jobs: int = 1,
             scheduler: str | None = None, connect_timeout: float = 10.0,
             fail_fast: bool = False, sort: str | None = None, on_row: Any = None,
-            command: str | None = None, display: Any = None) -> Summary:
+            command: str | None = None, display: Any = None, threads: int | None = None,
+            mlflow: str | None = None) -> Summary:
     """Run every variant of a sweep (a :class:`Plan` or a sweep/config file) into a fresh
     ``<out>/compare-<stamp>-<name>-<hex>/`` with its summaries and plots.
 
     ``jobs`` > 1 runs variants in that many worker processes (joblib); ``scheduler`` sends them
     to a Dask cluster (``tcp://host:port``). ``on_row(row, summary)`` is called as each ends;
     ``display()`` gives live callbacks for a serial run (as ``dlcli train`` shows).
+    ``threads`` per variant (None: the cores shared among the jobs; the numbers do not depend
+    on it); ``mlflow``: a tracking URI the comparison is logged to at the end. The folder gets
+    ``report.html`` at the end.
     """
     from dlcli import compare as runner
 
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     check_sort(sort, plan.grid_keys)
-    with runner.executor(jobs, scheduler, connect_timeout, display) as run:
+    with runner.executor(jobs, scheduler, connect_timeout, display, threads) as run:
         command = command or shlex.join(sys.argv)
         folder = runner.start(plan, out, command)
         return runner.run_plan(plan, folder, run, fail_fast=fail_fast, sort=sort, on_row=on_row,
-                               command=command)
+                               command=command, mlflow=mlflow)
 
 
 def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
            connect_timeout: float = 10.0, fail_fast: bool = False, sort: str | None = None,
-           on_row: Any = None, display: Any = None, command: str | None = None) -> Summary:
+           on_row: Any = None, display: Any = None, command: str | None = None,
+           threads: int | None = None, mlflow: str | None = None) -> Summary:
     """Run the variants of a compare folder that have not completed (matched by config hash)."""
     from dlcli import compare as runner
 
     folder = Path(folder)
     plan = runner.load(folder)
     check_sort(sort, plan.grid_keys)
-    with runner.executor(jobs, scheduler, connect_timeout, display) as run:
+    with runner.executor(jobs, scheduler, connect_timeout, display, threads) as run:
         done = runner.finished_rows(folder, plan)
         return runner.run_plan(plan, folder, run, done=done, fail_fast=fail_fast, sort=sort,
-                               on_row=on_row, command=command or shlex.join(sys.argv))
+                               on_row=on_row, command=command or shlex.join(sys.argv),
+                               mlflow=mlflow)
 
 
 # --------------------------------------------------------------------------- browsing runs

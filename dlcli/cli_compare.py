@@ -64,6 +64,14 @@ SortOpt = Annotated[str | None, typer.Option(
     help="Sort the table by this column, e.g. test_accuracy (default: the validation metric, "
          "best first: choose on validation, report test once); -KEY reverses.",
     show_default=False)]
+CompareThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=1, metavar="N", show_default="the cores shared among the jobs",
+    help="Threads per variant for its matrix products (a Dask cluster: 1). The numbers do not "
+         "depend on it.")]
+MlflowOpt = Annotated[str | None, typer.Option(
+    "--mlflow", envvar="DLCLI_MLFLOW_URI", metavar="URI", show_default=False,
+    help="Also log the comparison to this MLflow tracking URI at the end (a parent run, one "
+         "nested run per variant); an unreachable server only warns.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No line per finished variant.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")]
 FINE = ("completed", "pruned")  # a pruned trial did what a search asks of it
@@ -76,12 +84,14 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = 
             top: TopOpt = None, storage: StorageOpt = None, rerun: RerunOpt = False,
             out: OutOpt = None, jobs: JobsOpt = 1, scheduler: SchedulerOpt = None,
             connect_timeout: TimeoutOpt = 10.0, fail_fast: FailFastOpt = False,
-            sort: SortOpt = None, quiet: QuietOpt = False, as_json: JsonOpt = False) -> None:
+            sort: SortOpt = None, quiet: QuietOpt = False, as_json: JsonOpt = False,
+            threads: CompareThreadsOpt = None, mlflow: MlflowOpt = None) -> None:
     """Run several variants on the same data and start; one table, summaries and plots.
 
     Writes runs/compare-<UTC stamp>-<name>-<6 hex>/: one run folder per variant, sweep.json,
-    summary.csv/.json/.md, loss.png and metric.png (a search: also search-*.png). A variant
-    that already completed under --out is linked, not run again (--rerun runs it). Exit 0 all
+    summary.csv/.json/.md, loss.png and metric.png (a search: also search-*.png) and
+    report.html. A variant that already completed under --out is linked, not run again
+    (--rerun runs it). Exit 0 all
     completed (or pruned), 1 any failed or diverged, 2 bad sweep (nothing runs), 130
     interrupted (143 after SIGTERM; resume with --resume DIR).
     """
@@ -100,7 +110,13 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = 
         items = values if isinstance(values, list) else [] if values is None else [values]
         words += [w for v in items for w in (flag, str(v))]
     words += ["--rerun"] if rerun else []
+    if mlflow:
+        from dlcli.tracking import require
+
+        guarded(require)  # the extra is there, before anything runs
+    guarded(lambda: _check_threads(jobs, threads))
     runner: dict[str, Any] = dict(
+        threads=threads, mlflow=mlflow,
         jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout, fail_fast=fail_fast,
         sort=sort, on_row=None if quiet else _progress(err_console),
         display=_live(err_console) if not quiet and err_console.is_terminal else None,
@@ -118,6 +134,17 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = 
         err_console.print(f"{_doing(plan)} {mode}", highlight=False, markup=False)
         summary = guarded(lambda: api.compare(plan, out=root, **runner))
     _finish(summary, sort, as_json)
+
+
+def _check_threads(jobs: int, threads: int | None) -> None:
+    """Asked for more threads than the cores the jobs share: allowed (it was asked), said."""
+    from dlcli.cli_common import err_console
+    from dlcli.linalg import CORES
+
+    if threads is not None and jobs * threads > CORES:
+        err_console.print(f"note: --jobs {jobs} x --threads {threads} is more threads than the "
+                          f"{CORES} cores here; they will share them", highlight=False,
+                          markup=False)
 
 
 def _check(file: Path | None, resume: Path | None, refine: Path | None, top: int | None,

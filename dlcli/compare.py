@@ -143,9 +143,11 @@ class Rows:
 
 def run_plan(plan: Plan, folder: Path, runner: Runner, *,
              done: Mapping[int, dict[str, Any]] | None = None, fail_fast: bool = False,
-             sort: str | None = None, on_row: OnRow | None = None, command: str = "") -> Summary:
+             sort: str | None = None, on_row: OnRow | None = None, command: str = "",
+             mlflow: str | None = None) -> Summary:
     """Run every variant not in ``done``; each row is written to the summaries as it arrives.
-    ``command`` (the compare command line) goes into each run's result.json."""
+    ``command`` (the compare command line) goes into each run's result.json; ``mlflow``: a
+    tracking URI the finished comparison is logged to."""
     done = done or {}
     with folder_lock(folder, "in use by another dlcli compare"):
         summary = Summary(folder, plan.name, plan.grid_keys, plan.total,
@@ -161,7 +163,7 @@ def run_plan(plan: Plan, folder: Path, runner: Runner, *,
                 _run_pending(plan, folder, runner, done, rows, command)
         except KeyboardInterrupt:
             summary.interrupted = True
-        finish(summary, plan, sort)
+        finish(summary, plan, sort, mlflow)
         return summary
 
 
@@ -216,13 +218,25 @@ def survive(outcomes: Iterator[Outcome], summary: Summary) -> Iterator[Outcome]:
         yield outcome
 
 
-def finish(summary: Summary, plan: Plan, sort: str | None = None) -> None:
+def finish(summary: Summary, plan: Plan, sort: str | None = None,
+           mlflow: str | None = None) -> None:
     """The end of a comparison, once every row is in (or it was interrupted): the plots, then
-    the summaries once more (they link the plots, or say interrupted). Finishing steps that
-    read the complete compare folder (a report page, a tracking server) go here, after these."""
+    the summaries once more (they link the plots, or say interrupted), then what reads the
+    whole folder: report.html, and the MLflow export when asked. None of these can cost the
+    comparison its results: a failure is a note."""
     if not summary.interrupted:
         _plots(summary, plan)
     write_summary(summary, sort)
+    try:
+        from dlcli.html_report import write_report
+
+        write_report(summary.folder)
+    except Exception as exc:
+        summary.notes.append(f"report.html not written: {type(exc).__name__}: {exc}")
+    if mlflow:
+        from dlcli.tracking import try_export_compare
+
+        try_export_compare(summary.folder, mlflow)
 
 
 def _plots(summary: Summary, plan: Plan) -> None:

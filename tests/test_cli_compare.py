@@ -66,6 +66,8 @@ def test_compare_writes_runs_summaries_and_plots(tmp_path):
         assert (folder / name).stat().st_size > 0
     for name in ("loss.png", "metric.png"):
         assert (folder / name).read_bytes()[:8] == PNG
+    page = (folder / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") >= 2
     frozen = json.loads((folder / "sweep.json").read_text())
     assert len(frozen["variants"]) == 8 and frozen["variants"][0]["config"]["seed"] == 0
     command = json.loads((folder / runs[0] / "result.json").read_text())["command"]
@@ -363,3 +365,22 @@ def test_a_comparison_in_use_is_not_resumed_twice_and_a_stale_lock_is_taken_over
     res = _run("--resume", str(folder))
     assert res.exit_code == 0, res.output
     assert not lock.exists() and (folder / "02-gd" / "result.json").exists()
+
+
+def test_compare_threads_and_mlflow(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # an SQLite store keeps its artifacts in ./mlruns
+    sweep = _sweep(tmp_path, [{"name": "sgd"}, {"name": "momentum", "strategy.name": "momentum"}])
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    res = _run(str(sweep), "--out", str(tmp_path / "runs"), "-q", "--threads", "1",
+               "--mlflow", uri)
+    assert res.exit_code == 0, res.output
+    folder = _folder(tmp_path / "runs")
+    for run in (p for p in folder.iterdir() if p.is_dir()):
+        assert json.loads((run / "result.json").read_text())["threads"] == 1
+    client = MlflowClient(tracking_uri=uri)
+    (exp,) = [e for e in client.search_experiments() if e.name == "demo"]
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and len(runs) == 3
