@@ -191,7 +191,8 @@ def test_scheduler_errors_are_one_line_and_nothing_runs(tmp_path, monkeypatch):
     sweep = str(_sweep(tmp_path, [{"name": "a"}]))
     out = str(tmp_path / "runs")
     res = _run(sweep, "--out", out, "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "0.5")
-    assert res.exit_code == 2 and "--scheduler tcp://127.0.0.1:9: cannot reach" in res.output
+    # nobody answers: the environment (exit 3), not the command line
+    assert res.exit_code == 3 and "--scheduler tcp://127.0.0.1:9: cannot reach" in res.output
     res = _run(sweep, "--out", out, "--scheduler", "tcp://127.0.0.1:9", "--jobs", "2")
     assert res.exit_code == 2 and "choose one" in res.output
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra was not installed
