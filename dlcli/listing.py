@@ -89,7 +89,8 @@ def _compare_listing(info: Any) -> dict[str, Any]:
     sweep = _mapping(info.sweep)
     variants = sweep.get("variants")
     total = len(variants) if isinstance(variants, list) and variants else len(kids)
-    done = [k for k in kids if k["status"] == "completed"]
+    done = [k for k in kids if k["status"] in ("completed", "pruned")]  # a pruned trial ended
+    pruned = sum(k["status"] == "pruned" for k in kids)
     best = _chosen_of(info, kids)
     walls = [k["wall_time_s"] for k in kids if k["wall_time_s"] is not None]
 
@@ -103,7 +104,8 @@ def _compare_listing(info: Any) -> dict[str, Any]:
     return {"id": info.id, "kind": "compare", "name": sweep.get("name"),
             "data": one_or_many("data", "sources"), "model": one_or_many("model", "models"),
             "strategy": one_or_many("strategy", "strategies"),
-            "status": "completed" if len(done) == total else f"{len(done)}/{total} completed",
+            "status": ("completed" if len(done) == total else f"{len(done)}/{total} completed")
+            + (f", {pruned} pruned" if pruned else ""),
             "metric": best["metric"] if best else None, "value": best and best["value"],
             "report_metric": best["report_metric"] if best else None,
             "report_value": best and best["report_value"], "metrics": metrics,

@@ -169,6 +169,7 @@ class Summary:
                 "report_metric": self.report_key, "chosen": self.chosen(),
                 "variants": self.total, "finished": len(self.rows),
                 "completed": self.completed, "interrupted": self.interrupted,
+                "reused": sum(bool(r.get("reused")) for r in self.rows), "notes": self.notes,
                 "grid_keys": self.grid_keys, "rows": self.rows, "groups": self.groups()}
 
 
@@ -285,6 +286,11 @@ def _metric_columns(summary: Summary) -> list[str]:
     return list(dict.fromkeys([summary.metric[0], *report, "final_loss", "best_loss"]))
 
 
+def _cell(column: str, row: Mapping[str, Any]) -> str:
+    text = fmt(column, value(row, column))
+    return f"{text} (reused)" if column == "status" and row.get("reused") else text
+
+
 def run_table(summary: Summary, sort: str | None = None, extra: Mapping[str, str] | None = None
               ) -> tuple[list[str], list[list[str]]]:
     """(headers, cells) of the per-variant table, sorted by ``sort`` or the ranking (validation)
@@ -302,7 +308,7 @@ def run_table(summary: Summary, sort: str | None = None, extra: Mapping[str, str
     from dlcli.sweep import show_value
 
     rows = sort_rows(summary.rows, sort or metric, summary.grid_keys)
-    cells = [[show_value(value(r, c)) if c in summary.grid_keys else fmt(c, value(r, c))
+    cells = [[show_value(value(r, c)) if c in summary.grid_keys else _cell(c, r)
               for c in cols] + ([extra.get(r["run_dir"], "")] if extra is not None else [])
              for r in rows]
     return cols + (["loss"] if extra is not None else []), cells
@@ -348,7 +354,7 @@ def csv_columns(summary: Summary) -> list[str]:
     names = list(dict.fromkeys([*_metric_columns(summary)[:2],
                                 *(k for r in summary.rows for k in r["metrics"])]))
     return ["index", "variant", *summary.grid_keys, "seed", "status", *names, "iterations",
-            "wall_time_s", "error", "run_dir", "hash"]
+            "wall_time_s", "error", "run_dir", "hash", "reused"]
 
 
 def write_summary(summary: Summary, sort: str | None = None) -> None:
@@ -373,8 +379,13 @@ def summary_markdown(summary: Summary, sort: str | None = None) -> str:
     if groups:
         text += ["## Across seeds", markdown(*groups)]
     text.append(chosen_line(summary) + ".")
-    text += [f"![{name}]({name})" for name in ("loss.png", "metric.png")
-             if (summary.folder / name).exists()]
+    pictures = ("loss.png", "metric.png", "search-params.png", "search-scatter.png",
+                "search-progress.png")
+    text += [f"![{name}]({name})" for name in pictures if (summary.folder / name).exists()]
+    if (summary.folder / "report.html").exists():
+        text.append("The same and every run's section, in one page: [report.html](report.html).")
+    if summary.notes:
+        text += ["## Notes", "\n".join(f"- {note}" for note in summary.notes)]
     return "\n\n".join(t.rstrip("\n") for t in text) + "\n"
 
 

@@ -270,3 +270,32 @@ def test_a_failing_plot_never_costs_a_run_its_results(tmp_path, monkeypatch):
     run = Path(result["run_dir"])
     assert result["status"] == "completed" and (run / "result.json").exists()
     assert not (run / "loss.png").exists()
+
+
+def test_reused_rows_notes_and_the_search_pictures_are_in_the_summaries(tmp_path):
+    summary = _summary(tmp_path)
+    summary.rows[0]["reused"] = "compare-old/01-sgd"
+    summary.notes.append("plots not written: no fonts")
+    for name in ("search-params.png", "report.html"):
+        (tmp_path / name).write_bytes(b"x")
+    write_summary(summary)
+    md = (tmp_path / "summary.md").read_text()
+    assert "![search-params.png](search-params.png)" in md and "(report.html)" in md
+    assert "- plots not written: no fonts" in md and "completed (reused)" in md
+    header, first = (tmp_path / "summary.csv").read_text().splitlines()[:2]
+    assert header.endswith(",reused") and first.endswith(",compare-old/01-sgd")
+    assert json.loads((tmp_path / "summary.json").read_text())["reused"] == 1
+
+
+def test_a_search_with_pruned_trials_lists_as_finished(tmp_path):
+    folder = tmp_path / "compare-20260101-000000-s-abcdef"
+    folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps({"name": "s", "variants": []}))
+    for i, status in enumerate(["completed", "pruned", "pruned"], 1):
+        run = folder / f"{i:02d}-t"
+        run.mkdir()
+        (run / "config.yaml").write_text("name: t\n")
+        (run / "result.json").write_text(json.dumps({"status": status, "metrics": {}}))
+    from dlcli.runs import read_run
+
+    assert listing_row(read_run(folder, tmp_path))["status"] == "completed, 2 pruned"
