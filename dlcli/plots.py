@@ -17,6 +17,7 @@ from dlcli.curves import Curves, moving_average, read_curves, window_for
 from dlcli.report import Summary, value
 
 DECADES = 10.0  # a log axis once the positive losses span at least this ratio
+MAX_LEGEND = 12  # more variants than this: no legend (it would hide the curves)
 MAX_DRAWN = 20_000  # raw points drawn per curve; more are thinned (the average uses them all)
 R2_FLOOR = -1.0  # an R² axis is cut here: a diverged run's -1e49 would flatten the rest
 METRIC_LABEL = {"accuracy": "accuracy", "r2": "R²"}
@@ -201,8 +202,11 @@ def _loss_overlay(summary: Summary) -> Any:
     if two:
         _val_axis(axes[1], [c for _, c in curves])
     axes[-1].set_xlabel("iteration")
-    if labelled:
+    if 0 < len(labelled) <= MAX_LEGEND:
         ax.legend(fontsize="small", ncols=1 + len(labelled) // 8)
+    elif labelled:  # 30 trials of a search: a legend would cover the curves
+        ax.text(0.99, 0.98, f"{len(labelled)} variants: see summary.md", transform=ax.transAxes,
+                ha="right", va="top", fontsize="small")
     fig.savefig(summary.folder / "loss.png")
     return ax
 
@@ -241,7 +245,8 @@ def _metric_bars(summary: Summary) -> Any:
     _bars(axes[0], summary, order, ranked, metric + ("" if higher else " (lower is better)"))
     axes[0].set_yticks(range(len(order)), order)
     axes[0].invert_yaxis()  # best on top
-    axes[0].set_title(f"{summary.name}: chosen by {metric}{note}", loc="left")
+    fig.suptitle(f"{summary.name}: chosen by {metric}{note}")
+    axes[0].set_title("chosen by", loc="left", fontsize="medium")
     if report is not None:
         _bars(axes[1], summary, order, _points(summary, report), report, hatch="//")
         axes[1].set_title("reported, not used to choose", loc="left", fontsize="medium")
