@@ -113,9 +113,13 @@ def _verdict(path: Path, sets: list[str]) -> dict[str, Any]:
     except DlcliError as exc:
         return {"file": str(path), "ok": False, "error": str(exc), "exit_code": exc.exit_code}
     if isinstance(item, Plan):
-        return {"file": str(path), "ok": True, "kind": "sweep", "name": item.name,
-                "variants": len(item.variants),
-                "what": f"sweep {item.name}, {len(item.variants)} variants"}
+        search = item.search
+        what = (f"search {item.name}, {item.total} runs: {search.trials} trials, "
+                f"{search.sampler} sampler" + (f", {search.pruner} pruner" if search.pruner
+                                               else "")
+                if search is not None else f"sweep {item.name}, {item.total} variants")
+        return {"file": str(path), "ok": True, "kind": "search" if search else "sweep",
+                "name": item.name, "variants": item.total, "what": what}
     return {"file": str(path), "ok": True, "kind": "config", "name": item.name,
             "what": f"{item.strategy.name} on {item.data.source} with {item.model.name}"}
 

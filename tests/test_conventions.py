@@ -149,3 +149,13 @@ def test_a_bug_is_one_line_and_debug_shows_where(write_config, tmp_path):
 def test_errors_go_to_stderr_with_their_exit_code(args, code, tmp_path):
     res = _dlcli(*args, cwd=tmp_path)
     assert res.returncode == code and res.stdout == "" and res.stderr.strip()
+
+
+def test_validate_describes_a_search_by_its_trials(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(json.dumps(small_raw()))
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(json.dumps({"base": "base.yaml", "search": {
+        "trials": 7, "sampler": "tpe", "params": {"strategy.lr": {"loguniform": [1e-7, 1e-5]}}}}))
+    res = _dlcli("validate", str(sweep))
+    assert res.returncode == 0 and "7 trials, tpe sampler" in res.stdout, res.stdout + res.stderr
