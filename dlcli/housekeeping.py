@@ -169,11 +169,29 @@ def plan_removal(folders: Iterable[Path], root: Path, now: float | None = None
     pid cannot be checked from here)."""
     now = time.time() if now is None else now
     real_root = root.resolve()
+    going = list(dict.fromkeys(folders))
     out = []
-    for folder in dict.fromkeys(folders):
+    for folder in going:
         kind = _kind(folder) or "folder"
-        out.append(Removal(folder, kind, _refusal(folder, kind, real_root, now)))
+        refused = _refusal(folder, kind, real_root, now) or _reused_by(folder, real_root, going)
+        out.append(Removal(folder, kind, refused))
     return out
+
+
+def _reused_by(folder: Path, real_root: Path, going: Sequence[Path]) -> str | None:
+    """A later comparison that reused a run of ``folder`` links to it (dlcli.reuse): deleting
+    it would leave that comparison's row pointing at nothing, unless both go."""
+    target = folder.resolve()
+    leaving = {p.resolve() for p in going}
+    for other in sorted(real_root.glob("compare-*")):
+        if other.resolve() in leaving or not other.is_dir():
+            continue
+        for entry in other.iterdir():
+            if entry.is_symlink() and (entry.resolve() == target or
+                                       target in entry.resolve().parents):
+                return (f"reused by {other.name} ({entry.name} links to it); remove that "
+                        f"comparison too, or keep this one")
+    return None
 
 
 def _refusal(folder: Path, kind: str, real_root: Path, now: float) -> str | None:

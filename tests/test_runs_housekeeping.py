@@ -217,3 +217,20 @@ def test_retag_of_a_comparison_changes_nothing_when_one_run_cannot_be_tagged(roo
     with pytest.raises(UsageError, match="02-gd: no result.json yet"):
         housekeeping.retag(compare, ["t"])
     assert "tags" not in json.loads((compare / "01-sgd" / "result.json").read_text())
+
+
+def test_a_run_reused_by_a_later_comparison_is_not_removed_alone(tmp_path):
+    from dlcli.housekeeping import plan_removal
+
+    old = tmp_path / "compare-20260101-000000-a-aaaaaa"
+    (old / "01-sgd").mkdir(parents=True)
+    (old / "sweep.json").write_text("{}")
+    (old / "01-sgd" / "result.json").write_text("{}")
+    new = tmp_path / "compare-20260102-000000-b-bbbbbb"
+    new.mkdir()
+    (new / "sweep.json").write_text("{}")
+    (new / "01-sgd").symlink_to("../" + old.name + "/01-sgd")
+    (refused,) = plan_removal([old], tmp_path, now=0)
+    assert refused.refused and "reused by compare-20260102" in refused.refused
+    both = plan_removal([old, new], tmp_path, now=0)
+    assert [r.refused for r in both] == [None, None]
