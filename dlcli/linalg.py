@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +26,7 @@ CORES = os.cpu_count() or 1  # a property of the machine, not of the run's setti
 MIN_ROWS = 64  # rows of a block: below this, sgemm kernels lose efficiency
 MIN_FLOPS = 4_000_000  # smaller products are not worth a thread hand-off: one block
 
+T = TypeVar("T")
 _state = threading.local()
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
@@ -100,7 +103,39 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if workers == 1:
         for part in parts:
             one(part)
-    else:
-        for future in [_pool(workers).submit(one, p) for p in parts]:
-            future.result()
+        return out
+    # The calling thread computes a block too: one hand-off fewer per product, and it does not
+    # sit waiting (a thread's wake-up costs tens of microseconds: a linear model's step is ~1 ms)
+    rest = [_pool(workers - 1).submit(one, p) for p in parts[1:]]
+    one(parts[0])
+    for future in rest:
+        future.result()
     return out
+
+
+MIN_PART_ROWS = 64  # rows of a part of a training step: fewer are not worth a thread
+
+
+def row_parts(n: int) -> list[tuple[int, int]]:
+    """How a step over ``n`` rows is cut into parts, one per thread at most: at most one per
+    core of the machine, each at least MIN_PART_ROWS rows. A function of ``n`` and the machine
+    only, so the parts (and the order they are added in) never depend on the threads in use."""
+    parts = max(1, min(CORES, n // MIN_PART_ROWS))
+    edges = [n * i // parts for i in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def each(fn: Callable[[int, int], T], parts: Sequence[tuple[int, int]]) -> list[T]:
+    """``[fn(lo, hi) for (lo, hi) in parts]``, the parts on up to :func:`threads` threads (this
+    thread takes the first), results in the order of ``parts``."""
+    workers = min(threads(), len(parts))
+    if workers <= 1:
+        return [fn(lo, hi) for lo, hi in parts]
+    err = np.geterr()
+
+    def run(part: tuple[int, int]) -> T:
+        with np.errstate(**err):
+            return fn(*part)
+
+    rest = [_pool(workers - 1).submit(run, p) for p in parts[1:]]
+    return [fn(*parts[0]), *(f.result() for f in rest)]

@@ -158,21 +158,16 @@ def random_local_search(model: Model, data: Dataset, cfg: StrategyConfig, params
         yield Step(s.iteration, s.bestloss, s.W, 1, s)
 
 
-GradFn = Callable[[Params, np.ndarray, np.ndarray], tuple[float, Params]]
-Batches = Callable[[], tuple[np.ndarray, np.ndarray]]
+GradFn = Callable[[Params, "np.ndarray | None"], tuple[float, Params]]
+Batches = Callable[[], "np.ndarray | None"]
 
 
 def _batches(data: Dataset, batch: int | None, rng: np.random.Generator) -> Batches:
-    """The rows of each step: the whole training split, or ``batch`` random rows."""
+    """The rows of each step: the whole training split (None), or ``batch`` random rows."""
     n = data.X_train.shape[0]
     if batch is None or batch >= n:
-        return lambda: (data.X_train, data.y_train)
-
-    def draw() -> tuple[np.ndarray, np.ndarray]:
-        idx = rng.integers(0, n, size=batch)
-        return data.X_train[idx], data.y_train[idx]
-
-    return draw
+        return lambda: None
+    return lambda: rng.integers(0, n, size=batch)
 
 
 def _descend(data: Dataset, cfg: StrategyConfig, s: DescentState, rng: np.random.Generator,
@@ -188,7 +183,7 @@ def _descend(data: Dataset, cfg: StrategyConfig, s: DescentState, rng: np.random
         s.rule.setdefault(k, {})
     while True:
         s.iteration += 1
-        loss, grads = grad_fn(s.x, *batches())
+        loss, grads = grad_fn(s.x, batches())
         if noise:
             for g in grads.values():
                 g += noise * rng.standard_normal(g.shape, dtype=g.dtype)
@@ -216,10 +211,10 @@ def numerical_gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Param
     X, y = _rows(data, s.rows)
     n_coords = sum(v.size for v in s.x.values())
 
-    def grad_fn(p: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+    def grad_fn(p: Params, rows: np.ndarray | None) -> tuple[float, Params]:
         return model.loss(p, X, y), numerical_gradient_fast(model, p, X, y, cfg.h)
 
-    for step in _descend(data, cfg, s, rng, grad_fn, lambda: (X, y), 1 + 2 * n_coords):
+    for step in _descend(data, cfg, s, rng, grad_fn, lambda: None, 1 + 2 * n_coords):
         step.params = {k: v.astype(params[k].dtype) for k, v in s.x.items()}
         yield step
 
@@ -229,7 +224,7 @@ def gd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
     """Full-batch gradient descent on the whole training split: ``W -= lr * dW`` (or the rule
     ``strategy.update`` names)."""
     s = state or DescentState(0, _copy(params))
-    return _descend(data, cfg, s, rng, _analytic(model), _batches(data, None, rng))
+    return _descend(data, cfg, s, rng, _analytic(model, data), _batches(data, None, rng))
 
 
 def sgd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
@@ -237,21 +232,35 @@ def sgd(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
     """Minibatch SGD: ``batch_size`` random training rows per step, ``W -= lr * dW`` (or the
     rule ``strategy.update`` names)."""
     s = state or DescentState(0, _copy(params))
-    return _descend(data, cfg, s, rng, _analytic(model), _batches(data, cfg.batch_size, rng))
+    return _descend(data, cfg, s, rng, _analytic(model, data),
+                    _batches(data, cfg.batch_size, rng))
 
 
 def momentum(model: Model, data: Dataset, cfg: StrategyConfig, params: Params,
              rng: np.random.Generator, state: DescentState | None = None) -> Iterator[Step]:
     """Minibatch SGD with momentum: ``v = rho * v + dW; W -= lr * v``."""
     s = state or DescentState(0, _copy(params))
-    return _descend(data, cfg, s, rng, _analytic(model), _batches(data, cfg.batch_size, rng))
+    return _descend(data, cfg, s, rng, _analytic(model, data),
+                    _batches(data, cfg.batch_size, rng))
 
 
-def _analytic(model: Model) -> GradFn:
-    """The model's gradient, written into the same arrays at every step (no new allocation
-    per step; the update rule reads them before the next step overwrites them)."""
+def _analytic(model: Model, data: Dataset) -> GradFn:
+    """The model's gradient on the step's rows, written into the same arrays at every step (no
+    new allocation per step; the update rule reads them before the next step overwrites them).
+    A model that gathers the rows itself (a linear one, on every thread) is given their
+    indices; the others, the rows."""
     grads: Params = {}
-    return lambda p, X, y: model.loss_and_grad(p, X, y, out=grads)
+    X, y = data.X_train, data.y_train
+    if getattr(model, "gathers_rows", False):
+        return lambda p, rows: model.loss_and_grad(p, X, y, out=grads,  # type: ignore[call-arg]
+                                                   rows=rows)
+
+    def gathered(p: Params, rows: np.ndarray | None) -> tuple[float, Params]:
+        if rows is None:
+            return model.loss_and_grad(p, X, y, out=grads)
+        return model.loss_and_grad(p, X[rows], y[rows], out=grads)
+
+    return gathered
 
 
 def _copy(params: Params) -> Params:

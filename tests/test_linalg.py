@@ -116,3 +116,29 @@ def test_the_reusing_mlp_step_equals_the_straightforward_one(head, threads):
             assert np.array_equal(g[k], ref[k]), (step, k)
             params[k] -= 0.01 * g[k]
             plain_params[k] -= 0.01 * ref[k]
+
+
+@pytest.mark.parametrize("loss", ["softmax", "svm"])
+def test_a_linear_step_in_parts_is_the_same_for_any_thread_count(loss):
+    from dlcli.models import linear
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((1000, 300), dtype=np.float32)
+    y = rng.integers(0, 10, 1000)
+    model = getattr(linear, loss)(1e-2, 1e-3)
+    params = model.init_params(300, 10, rng)
+    rows = rng.integers(0, 1000, 256)
+    got = {}
+    for t in (1, 2, 3):
+        linalg.set_threads(t)
+        loss_value, grads = model.loss_and_grad(params, X, y, rows=rows)
+        got[t] = (loss_value, grads["W"].copy())
+    assert all(got[t][0] == got[1][0] and np.array_equal(got[t][1], got[1][1]) for t in got)
+    gathered_loss, gathered = model.loss_and_grad(params, X[rows], y[rows])  # gathered first
+    assert gathered_loss == got[1][0] and np.array_equal(gathered["W"], got[1][1])
+    plain_scores = X[rows] @ params["W"]  # one block, no parts: the same numbers up to rounding
+    data_loss, dS = model.data_loss(plain_scores, y[rows])
+    plain = X[rows].T @ dS + 2e-2 * params["W"]
+    np.testing.assert_allclose(got[1][1], plain, rtol=1e-4, atol=1e-6)
+    assert got[1][0] == pytest.approx(data_loss + 1e-2 * float(np.vdot(params["W"],
+                                                                           params["W"])))

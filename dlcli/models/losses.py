@@ -2,6 +2,10 @@
 
 Shapes: scores ``S (N, C)``, labels ``y (N,)`` int; gradients ``dS (N, C)`` are already divided
 by N, so ``dW = X.T @ dS``. No Python loop over samples or classes.
+
+``count``: the rows of the whole batch when these scores are a part of it (a step computed
+in parts on several threads): the loss and ``dS`` are then this part's share, divided by
+``count``, and the parts add up to the batch's mean and gradient.
 """
 
 from __future__ import annotations
@@ -10,15 +14,15 @@ import numpy as np
 
 
 def softmax_loss(
-    scores: np.ndarray, y: np.ndarray, *, grad: bool = True
+    scores: np.ndarray, y: np.ndarray, *, grad: bool = True, count: int | None = None
 ) -> tuple[float, np.ndarray | None]:
     """Cross-entropy ``mean(-log softmax(S)[i, y_i])`` and ``dS = (softmax(S) - onehot(y)) / N``."""
-    n = scores.shape[0]
+    rows = np.arange(scores.shape[0])
+    n = count or scores.shape[0]
     shifted = scores - scores.max(axis=1, keepdims=True)  # exp never overflows
     probs = np.exp(shifted)
     norm = probs.sum(axis=1)
-    rows = np.arange(n)
-    loss = float(np.mean(np.log(norm) - shifted[rows, y]))
+    loss = float(np.sum(np.log(norm) - shifted[rows, y]) / n)
     if not grad:
         return loss, None
     probs /= norm[:, None]  # the exponentials once, for the loss and the probabilities
@@ -28,14 +32,14 @@ def softmax_loss(
 
 
 def svm_loss(
-    scores: np.ndarray, y: np.ndarray, *, grad: bool = True
+    scores: np.ndarray, y: np.ndarray, *, grad: bool = True, count: int | None = None
 ) -> tuple[float, np.ndarray | None]:
     """Multiclass hinge ``mean(sum_{j != y_i} max(0, s_j - s_{y_i} + 1))`` and its ``dS``.
 
     Each positive margin adds +1 to its class and -1 to the true class (a subgradient at kinks).
     """
-    n = scores.shape[0]
-    rows = np.arange(n)
+    n = count or scores.shape[0]
+    rows = np.arange(scores.shape[0])
     margins = scores - scores[rows, y][:, None] + 1.0
     np.maximum(margins, 0, out=margins)
     margins[rows, y] = 0
@@ -56,17 +60,18 @@ def l2_penalty(params: dict[str, np.ndarray], reg: float, names: tuple[str, ...]
 
 
 def mse_loss(
-    scores: np.ndarray, y: np.ndarray, *, grad: bool = True
+    scores: np.ndarray, y: np.ndarray, *, grad: bool = True, count: int | None = None
 ) -> tuple[float, np.ndarray | None]:
     """Mean squared error ``mean((s_i - y_i)^2)`` of one-output scores ``S (N, 1)``; ``y (N,)``.
 
     ``dS = 2 (S - y) / N``, shaped ``(N, 1)`` like the scores.
     """
+    n = count or len(y)
     err = scores[:, 0] - y
-    loss = float(np.mean(err * err))
+    loss = float(np.sum(err * err) / n)
     if not grad:
         return loss, None
-    return loss, (err * (2.0 / len(y)))[:, None].astype(scores.dtype, copy=False)
+    return loss, (err * (2.0 / n))[:, None].astype(scores.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- many candidates
