@@ -139,3 +139,14 @@ def each(fn: Callable[[int, int], T], parts: Sequence[tuple[int, int]]) -> list[
 
     rest = [_pool(workers - 1).submit(run, p) for p in parts[1:]]
     return [fn(*parts[0]), *(f.result() for f in rest)]
+
+
+ELEMENTWISE_MIN = 1 << 18  # values: smaller arrays are updated in one piece
+
+
+def elementwise_parts(arr: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges to update a big array in, one per thread at most (elementwise operations
+    give the same bits whichever way they are cut); one range for a small array."""
+    if arr.ndim == 0 or arr.size < ELEMENTWISE_MIN:
+        return [(0, arr.shape[0] if arr.ndim else 1)]
+    return row_parts(arr.shape[0])

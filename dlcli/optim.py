@@ -113,6 +113,37 @@ def adam(w: np.ndarray, dw: np.ndarray, state: State, *, lr: float, beta1: float
     return {"m": m, "v": v, "t": t}
 
 
+# The buffers each rule keeps per tensor, shaped like it (adam also keeps its step count t).
+BUFFERS: dict[str, tuple[str, ...]] = {
+    "sgd": (), "momentum": ("v",), "nesterov": ("v",), "adagrad": ("grad_squared",),
+    "rmsprop": ("grad_squared",), "adam": ("m", "v"),
+}
+
+
+def apply(name: str, w: np.ndarray, dw: np.ndarray, state: State, **hyper: Any) -> State:
+    """``UPDATES[name](w, dw, state, **hyper)``, a big tensor cut into row ranges updated on
+    several threads (:func:`dlcli.linalg.elementwise_parts`). Every rule is elementwise, so the
+    result is the same bits as in one piece; the buffers are made whole first and each range
+    updates its rows of them."""
+    from dlcli import linalg
+
+    rule = UPDATES[name]
+    parts = linalg.elementwise_parts(w)
+    if len(parts) == 1:
+        return rule(w, dw, state, **hyper)
+    full = dict(state)
+    for key in BUFFERS[name]:
+        if full.get(key) is None:
+            full[key] = np.zeros_like(w)
+
+    def rows(lo: int, hi: int) -> State:
+        part = {k: v[lo:hi] if isinstance(v, np.ndarray) else v for k, v in full.items()}
+        return rule(w[lo:hi], dw[lo:hi], part, **hyper)
+
+    first = linalg.each(rows, parts)[0]
+    return {**full, **{k: v for k, v in first.items() if not isinstance(v, np.ndarray)}}
+
+
 UPDATES: dict[str, UpdateRule] = {
     "sgd": sgd,
     "momentum": momentum,

@@ -174,7 +174,7 @@ def _descend(data: Dataset, cfg: StrategyConfig, s: DescentState, rng: np.random
              grad_fn: GradFn, batches: Batches, evals: int = 1) -> Iterator[Step]:
     """Shared loop of the gradient methods: rows, gradient, noise, clipping, learning rate of
     this step, update rule, weight decay. ``s.x`` is updated in place."""
-    rule = optim.UPDATES[cfg.update_rule]
+    rule = cfg.update_rule
     schedule = optim.SCHEDULES[cfg.schedule]
     hyper = {"rho": cfg.rho, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps,
              "decay_rate": cfg.decay_rate}
@@ -192,7 +192,7 @@ def _descend(data: Dataset, cfg: StrategyConfig, s: DescentState, rng: np.random
         lr = schedule(s.iteration - 1, lr=cfg.lr, decay=cfg.lr_decay, every=cfg.lr_step_every,
                       total=cfg.iterations)
         for k, w in s.x.items():
-            s.rule[k] = rule(w, grads[k], s.rule[k], lr=lr, **hyper)
+            s.rule[k] = optim.apply(rule, w, grads[k], s.rule[k], lr=lr, **hyper)
         optim.decay_weights(s.x.values(), lr, cfg.weight_decay)
         yield Step(s.iteration, loss, s.x, evals, s)
 

@@ -142,3 +142,26 @@ def test_a_linear_step_in_parts_is_the_same_for_any_thread_count(loss):
     np.testing.assert_allclose(got[1][1], plain, rtol=1e-4, atol=1e-6)
     assert got[1][0] == pytest.approx(data_loss + 1e-2 * float(np.vdot(params["W"],
                                                                            params["W"])))
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_a_big_tensor_updated_in_ranges_gets_the_same_bits(name):
+    from dlcli import optim
+
+    linalg.set_threads(2)
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((3073, 128), dtype=np.float32)  # over ELEMENTWISE_MIN values
+    assert len(linalg.elementwise_parts(w)) == min(2, linalg.CORES)
+    whole, cut = w.copy(), w.copy()
+    s_whole: dict = {}
+    s_cut: dict = {}
+    hyper = {"lr": 1e-2, "rho": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7,
+             "decay_rate": 0.99}
+    for _ in range(3):
+        dw = rng.standard_normal(w.shape, dtype=np.float32)
+        s_whole = optim.UPDATES[name](whole, dw, s_whole, **hyper)
+        s_cut = optim.apply(name, cut, dw, s_cut, **hyper)
+    assert np.array_equal(whole, cut)
+    assert set(s_whole) == set(s_cut)
+    for key, value in s_whole.items():
+        assert np.array_equal(value, s_cut[key]), key

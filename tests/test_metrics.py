@@ -106,3 +106,29 @@ def test_final_loss_of_non_finite_weights_is_none():
 
     data = _regression_data({"target_mean": 0.0, "target_std": 1.0, "log_target": False})
     assert final_metrics(_Inf(), {}, data, 0.5, 0.25)["final_loss"] is None
+
+
+def test_final_metrics_take_one_pass_over_the_training_split_and_agree(monkeypatch):
+    import numpy as np
+
+    from dlcli.config import validate
+    from dlcli.data.sources import load_dataset
+    from dlcli.metrics import final_metrics, split_metrics
+    from dlcli.models import build_model
+    from tests.conftest import small_raw
+
+    raw = small_raw()
+    raw["model"] = {"name": "mlp", "hidden": [16]}
+    cfg = validate(raw)
+    data = load_dataset(cfg.data, cfg.seed)
+    model = build_model(cfg.model, data)
+    params = model.init_params(data.n_features, data.n_outputs, np.random.default_rng(0))
+    forwards = []
+    real = type(model)._forward
+    monkeypatch.setattr(type(model), "_forward",
+                        lambda self, p, X, reuse=False: forwards.append(len(X)) or
+                        real(self, p, X, reuse))
+    m = final_metrics(model, params, data, None, None)
+    assert forwards.count(len(data.X_train)) == 1  # loss and accuracy from one pass
+    assert m["final_loss"] == model.loss(params, data.X_train, data.y_train)
+    assert m["train_accuracy"] == split_metrics(model, params, data, "train")["train_accuracy"]

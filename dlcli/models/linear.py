@@ -95,6 +95,14 @@ class LinearModel:
         penalty = [l2_penalty(c, self.reg, ("W",)) for c in candidates]
         return total / max(1, X.shape[0]) + np.asarray(penalty)
 
+    def loss_and_predict(self, params: Params, X: np.ndarray, y: np.ndarray
+                         ) -> tuple[float, np.ndarray]:
+        """:meth:`loss` and :meth:`predict` from the same scores (one product)."""
+        scores = matmul(X, params["W"])
+        data_loss, _ = self.data_loss(scores, y, grad=False)
+        predicted = scores[:, 0] if self.regression else np.argmax(scores, axis=1)
+        return data_loss + l2_penalty(params, self.reg, ("W",)), predicted
+
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         """``(N,)``: class labels (the highest score), or the predicted target."""
         scores = matmul(X, params["W"])

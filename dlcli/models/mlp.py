@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcli import linalg
 from dlcli.linalg import matmul
 from dlcli.models.linear import LossFn
 from dlcli.models.losses import l2_penalty
@@ -100,9 +101,7 @@ class MLP:
                          np.result_type(h_in, dout))
             matmul(h_in.T, dout, out=dW)
             if self.reg:
-                penalty = self._scratch("reg", W.shape, np.result_type(W, np.float32))
-                np.multiply(W, 2 * self.reg, out=penalty)  # as dW += (2 * reg) * W
-                dW += penalty
+                self._add_penalty(dW, W)
             db = _target(grads, f"b{k}", (dout.shape[1],), dout.dtype)
             np.sum(dout, axis=0, out=db)
             if k > 1:
@@ -112,9 +111,28 @@ class MLP:
                 dout *= h_in > 0  # ReLU passes the gradient where its output was positive
         return data_loss + l2_penalty(params, self.reg, self._weights()), grads
 
+    def _add_penalty(self, dW: np.ndarray, W: np.ndarray) -> None:
+        """``dW += (2 * reg) * W``, the same operations, a big W cut into row ranges updated on
+        several threads (elementwise: the same bits)."""
+        penalty = self._scratch("reg", W.shape, np.result_type(W, np.float32))
+
+        def rows(lo: int, hi: int) -> None:
+            np.multiply(W[lo:hi], 2 * self.reg, out=penalty[lo:hi])
+            dW[lo:hi] += penalty[lo:hi]
+
+        linalg.each(rows, linalg.elementwise_parts(W))
+
     def loss(self, params: Params, X: np.ndarray, y: np.ndarray) -> float:
         data_loss, _ = self.data_loss(self._forward(params, X)[0], y, grad=False)
         return data_loss + l2_penalty(params, self.reg, self._weights())
+
+    def loss_and_predict(self, params: Params, X: np.ndarray, y: np.ndarray
+                         ) -> tuple[float, np.ndarray]:
+        """:meth:`loss` and :meth:`predict` from the same forward pass."""
+        scores = self._forward(params, X)[0]
+        data_loss, _ = self.data_loss(scores, y, grad=False)
+        predicted = scores[:, 0] if self.regression else np.argmax(scores, axis=1)
+        return data_loss + l2_penalty(params, self.reg, self._weights()), predicted
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         scores = self._forward(params, X)[0]
