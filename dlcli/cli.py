@@ -126,10 +126,12 @@ def _verdict(path: Path, sets: list[str]) -> dict[str, Any]:
 
 def _check_data_path(cfg: Any, path: Path) -> None:
     """A config naming a data file that is not there is not ready to run: say so now."""
+    from dlcli.config_data import data_path
     from dlcli.errors import ConfigError
 
-    if cfg.data.path and not Path(cfg.data.path).expanduser().exists():
-        raise ConfigError(f"{path}: data.path: {cfg.data.path} does not exist (relative paths "
+    where = data_path(cfg.data)
+    if where and not Path(where).expanduser().exists():
+        raise ConfigError(f"{path}: data.path: {where} does not exist (relative paths "
                           f"are from the working directory; --set data.path=... to point "
                           f"elsewhere)")
 

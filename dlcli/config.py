@@ -10,148 +10,51 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from dlcli import safe_yaml
+from dlcli.config_data import (
+    FILE_SOURCES,
+    IMAGE_SOURCES,
+    SECTIONS,
+    TABLE_SOURCES,
+    CifarSyntheticData,
+    DataConfig,
+    DataSource,
+    Float,
+    Int,
+    LandscapeName,
+    Section,
+    not_a_bool,
+    sources_with,
+    with_source,
+)
 from dlcli.errors import ConfigError
 
-DataSource = Literal["cifar10-synthetic", "cifar10", "houses", "houses-synthetic", "landscape"]
+__all__ = ["DataConfig", "DataSource", "Float", "Int", "IMAGE_SOURCES", "TABLE_SOURCES",
+           "FILE_SOURCES", "LandscapeName", "not_a_bool"]
+
 ModelName = Literal["svm", "softmax", "mlp", "linear-regression", "mlp-regression", "landscape"]
 CLASSIFIERS = ("svm", "softmax", "mlp")
 REGRESSORS = ("linear-regression", "mlp-regression")
-IMAGE_SOURCES = ("cifar10-synthetic", "cifar10")
-TABLE_SOURCES = ("houses", "houses-synthetic")
-FILE_SOURCES = ("cifar10", "houses")
 StrategyName = Literal[
     "random-search", "random-local-search", "numerical-gd", "gd", "sgd", "momentum"
 ]
 UpdateName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 ScheduleName = Literal["constant", "step", "exponential", "cosine"]
-LandscapeName = Literal["ill-conditioned", "saddle", "rosenbrock"]
 # The strategies that take gradient steps, and so use an update rule and a schedule.
 GRADIENT_STRATEGIES = ("numerical-gd", "gd", "sgd", "momentum")
-_LANDSCAPE_KEYS = ("function", "start", "noise")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _not_a_bool(kind: str) -> BeforeValidator:
-    """YAML reads yes/no/on/off/true/false as booleans, and pydantic would take True for 1:
-    ``--set seed=true`` must be an error, not seed 1. Numbers written as strings (YAML 1.1
-    reads ``1e-3`` as one) still go through pydantic's conversion."""
-    def check(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise PydanticCustomError("bool_not_number", f"must be {kind}, not a boolean")
-        return value
-
-    return BeforeValidator(check)
-
-
-Int = Annotated[int, _not_a_bool("a whole number")]
-Float = Annotated[float, _not_a_bool("a number")]
-
-
-# Split sizes when the config leaves them out, per source. Counts, or fractions of the table.
-SPLIT_DEFAULTS: dict[str, tuple[int | float, int | float, int | float]] = {
-    "cifar10-synthetic": (5000, 500, 1000),
-    "cifar10": (49000, 1000, 1000),  # CS231n: the next 1000 training images are validation
-    "houses": (0.7, 0.15, 0.15),
-    "houses-synthetic": (7000, 1500, 1500),
-}
-SplitSize = Annotated[int | float, _not_a_bool("a count or a fraction")]
-
-
-class DataConfig(_Section):
-    source: DataSource = "cifar10-synthetic"
-    path: str | None = None  # cifar10, houses: a file or folder (relative to the working dir)
-    num_train: SplitSize = Field(None, validate_default=False)  # type: ignore[assignment]
-    num_val: SplitSize = Field(None, validate_default=False)  # type: ignore[assignment]
-    num_test: SplitSize = Field(None, validate_default=False)  # type: ignore[assignment]
-    cache_dir: str | None = None  # cifar10: decoded cache (default $DLCLI_CACHE_DIR, ~/.cache)
-    # images: divide the mean-subtracted pixels by their training std (for He-initialized MLPs)
-    normalize: bool = False
-    # houses, houses-synthetic
-    log_target: bool = False
-    features: list[str] | None = None
-    zipcode: Literal["onehot", "drop"] = "onehot"
-    date: Literal["year-month", "days"] = "year-month"
-    drop_invalid: bool = False
-    # data.source: landscape only: a 2-D function, where to start, gradient noise.
-    function: LandscapeName = "ill-conditioned"
-    start: tuple[Float, Float] | None = None  # None: the function's usual start
-    noise: Float = Field(0.0, ge=0)  # sigma of Gaussian noise added to every gradient
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_split(cls, raw: Any) -> Any:
-        if not isinstance(raw, dict):
-            return raw
-        source = raw.get("source", "cifar10-synthetic")
-        defaults = SPLIT_DEFAULTS.get(source) if isinstance(source, str) else None
-        if defaults is None:  # a source without splits (landscape): null means "none"
-            return {k: v for k, v in raw.items() if not (k.startswith("num_") and v is None)}
-        filled = dict(zip(("num_train", "num_val", "num_test"), defaults, strict=True))
-        for key, default in filled.items():
-            if key in raw and raw[key] is None:  # never a silent "back to the default"
-                raise ValueError(f"data.{key}: null is not a size; give a count (or leave the "
-                                 f"key out for the default, {default} for {source})")
-        return {**filled, **raw}
-
-    @model_validator(mode="after")
-    def _fits_the_source(self) -> DataConfig:
-        for key in ("num_train", "num_val", "num_test"):
-            value = getattr(self, key)
-            least = 1 if key == "num_train" else 0
-            if isinstance(value, float) and self.source not in TABLE_SOURCES:
-                raise ValueError(f"data.{key} must be a whole count for {self.source}, "
-                                 f"got {value!r}")
-            if isinstance(value, float) and not 0 < value <= 1:
-                raise ValueError(f"data.{key} must be a count or a fraction in (0, 1], "
-                                 f"got {value!r}")
-            if isinstance(value, int) and value < least:
-                raise ValueError(f"data.{key} must be >= {least}, got {value!r}")
-        if self.source in FILE_SOURCES and not self.path:
-            raise ValueError(f"data.path is required for data.source {self.source} "
-                             f"(e.g. --set data.path=~/data/cifar-10-batches-py)"
-                             if self.source == "cifar10" else
-                             f"data.path is required for data.source {self.source} "
-                             f"(e.g. --set data.path=kc_house_data.csv)")
-        if self.path and self.source not in FILE_SOURCES:
-            raise ValueError(f"data.path applies to data.source {' or '.join(FILE_SOURCES)}, "
-                             f"not to {self.source} (built-in data: drop data.path, or set "
-                             f"data.source)")
-        # A key of another source is an error only when it asks for something: its default is
-        # harmless, so a resolved config (every key written out) validates again as it is.
-        stray = self._changed(("log_target", "features", "zipcode", "date", "drop_invalid"))
-        if stray and self.source not in TABLE_SOURCES:
-            raise ValueError(f"data.{stray[0]} applies to the house table only, "
-                             f"not to data.source {self.source}")
-        if self._changed(("normalize",)) and self.source not in IMAGE_SOURCES:
-            raise ValueError(f"data.normalize applies to images only (the house table is always "
-                             f"standardized), not to data.source {self.source}")
-        stray = self._changed(_LANDSCAPE_KEYS)
-        if stray and self.source != "landscape":
-            raise ValueError(f"data.{stray[0]} applies to data.source: landscape only "
-                             f"(data.source is {self.source!r})")
-        return self
-
-
-    def _changed(self, keys: tuple[str, ...]) -> list[str]:
-        """The given keys whose value differs from the schema's default."""
-        return [k for k in keys if getattr(self, k) != type(self).model_fields[k].default]
+_Section = Section
 
 
 class ModelConfig(_Section):
@@ -225,7 +128,7 @@ class EarlyStopping(_Section):
 class Config(_Section):
     name: str = Field("run", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     seed: Int = Field(0, ge=0)
-    data: DataConfig = DataConfig()
+    data: DataConfig = CifarSyntheticData()  # tagged by data.source: see dlcli.config_data
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
     eval_every: Int = Field(50, gt=0)
@@ -241,9 +144,12 @@ class Config(_Section):
     @model_validator(mode="before")
     @classmethod
     def _landscape_model(cls, raw: Any) -> Any:
-        """A landscape's function is its model: ``model.name`` defaults to ``landscape``."""
+        """A landscape's function is its model: ``model.name`` defaults to ``landscape``; a
+        data section without ``source`` is the built-in images."""
         if not isinstance(raw, Mapping):
             return raw
+        if "data" in raw:
+            raw = {**raw, "data": with_source(raw["data"])}
         data, model = raw.get("data"), raw.get("model")
         if isinstance(data, Mapping) and data.get("source") == "landscape":
             if model is None:
@@ -258,7 +164,7 @@ class Config(_Section):
             raise ValueError(f"model.name {self.model.name!r} does not fit data.source "
                              f"{self.data.source!r}: model.name: landscape goes with "
                              f"data.source: landscape only")
-        n_train = self.data.num_train
+        n_train = getattr(self.data, "num_train", None)
         eval_batch = self.strategy.eval_batch
         if eval_batch is not None and isinstance(n_train, int) and eval_batch > n_train:
             raise ValueError(
@@ -279,7 +185,7 @@ class Config(_Section):
     def _choose_on_validation(self) -> None:
         """keep: best and early stopping read the validation metric: without validation rows
         they would silently keep the last weights while result.json says "best"."""
-        if self.data.source == "landscape" or self.data.num_val != 0:
+        if self.data.source == "landscape" or getattr(self.data, "num_val", None) != 0:
             return
         for key, asks in (("keep: best", self.keep == "best"),
                           ("early_stopping", self.early_stopping is not None)):
@@ -380,9 +286,15 @@ def to_yaml(cfg: Config) -> str:
 def describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     """One pydantic error as ``key.path: what is wrong, got VALUE (did you mean X?)``."""
     loc = [_printable(str(p)) for p in err.get("loc", ()) if not isinstance(p, int)]
+    tag = loc[1] if loc[:1] == ["data"] and len(loc) > 1 and loc[1] in SECTIONS else None
+    if tag is not None:  # the union's tag (data.source) is not a key: data.cifar10.x -> data.x
+        loc = [loc[0], *loc[2:]]
     key = ".".join(loc) or "config"
     kind = err.get("type", "")
     value = err.get("input")
+    data_error = _data_error(kind, loc, tag, err)
+    if data_error is not None:
+        return data_error
     if kind == "extra_forbidden":
         section = _section_model(loc[:-1])
         valid = list(section.model_fields) if section else []
@@ -398,6 +310,31 @@ def describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     if kind in {"model_type", "dict_type"}:
         return f"{key}: expected a section (a mapping of keys), got {_show(value)}"
     return f"{key}: {msg}, got {_show(value)}"
+
+
+def _data_error(kind: str, loc: list[str], tag: str | None, err: Mapping[str, Any]
+                ) -> str | None:
+    """What the tagged data section says in its own words: a key of another source names
+    that source; an unknown source lists the sources; a missing path says how to give it."""
+    if kind == "union_tag_invalid":
+        found = str((err.get("ctx") or {}).get("tag", ""))
+        return (f"data.source: unknown name {found!r}{did_you_mean(found, list(SECTIONS))}; "
+                f"expected one of: {', '.join(SECTIONS)}")
+    if tag is None or len(loc) != 2:
+        return None
+    if kind == "extra_forbidden":
+        owners = sources_with(loc[1])
+        valid = ", ".join(SECTIONS[tag].model_fields)
+        if owners:
+            return (f"data.{loc[1]} applies to data.source {' or '.join(owners)}, not to "
+                    f"{tag}; keys for {tag}: {valid}")
+        hint = did_you_mean(loc[1], list(SECTIONS[tag].model_fields))
+        return f"data.{loc[1]}: unknown key{hint}; keys for {tag}: {valid}"
+    if kind == "missing" and loc[1] == "path":
+        example = "~/data/cifar-10-batches-py" if tag == "cifar10" else "kc_house_data.csv"
+        return (f"data.path is required for data.source {tag} (e.g. --set "
+                f"data.path={example})")
+    return None
 
 
 def _section_model(loc: Sequence[str]) -> type[BaseModel] | None:

@@ -249,14 +249,18 @@ def _number(value: Any, kind: str, where: str) -> Any:
 
 
 def config_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
-    """Every dotted key of the config schema: ``strategy.lr``, ``early_stopping.patience``."""
+    """Every dotted key of the config schema: ``strategy.lr``, ``early_stopping.patience``;
+    the data section's keys of every source (a union tagged by data.source)."""
     import typing
 
     out: list[str] = []
     for name, info in model.model_fields.items():
         args = [a for a in (info.annotation, *typing.get_args(info.annotation))
                 if isinstance(a, type) and issubclass(a, BaseModel)]
-        out += config_keys(args[0], f"{prefix}{name}.") if args else [f"{prefix}{name}"]
+        if not args:
+            out.append(f"{prefix}{name}")
+        for sub in args:
+            out += [k for k in config_keys(sub, f"{prefix}{name}.") if k not in out]
     return out
 
 

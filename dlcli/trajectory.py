@@ -31,7 +31,7 @@ class TrajectoryWriter(Callback):
             self.path = self.path[:1] + _points(self.folder / "metrics.csv", start.resumed_at)
         s = start.config.strategy
         rule = f" + {s.update}" if s.update and s.update != s.name else ""
-        noise = start.config.data.noise
+        noise = getattr(start.config.data, "noise", 0.0)
         self.title = (f"{self.landscape.name}: {s.name}{rule}, lr {s.lr:g}"
                       + (f", noise {noise:g}" if noise else ""))
 

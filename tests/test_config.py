@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from dlcli.config import apply_sets, load_config, to_yaml, validate
 from dlcli.errors import ConfigError
@@ -93,7 +94,19 @@ def test_a_resolved_config_validates_again_unchanged(raw):
     assert again == cfg
 
 
-def test_a_default_valued_key_of_another_source_is_harmless_but_a_change_is_not():
-    assert validate({"data": {"source": "cifar10-synthetic", "log_target": False}})
-    with pytest.raises(ConfigError, match="data.noise applies to data.source: landscape only"):
+def test_each_source_has_its_own_keys_and_a_stray_one_names_its_source():
+    with pytest.raises(ConfigError, match="data.log_target applies to data.source houses or "
+                                          "houses-synthetic, not to cifar10-synthetic"):
+        validate({"data": {"source": "cifar10-synthetic", "log_target": False}})
+    with pytest.raises(ConfigError, match="data.noise applies to data.source landscape, not to "
+                                          "cifar10-synthetic; keys for cifar10-synthetic: "):
         validate({"data": {"source": "cifar10-synthetic", "noise": 0.5}})
+    with pytest.raises(ConfigError, match=r"data.sorce: unknown key \(did you mean 'source'"):
+        validate({"data": {"sorce": "x"}})
+    with pytest.raises(ConfigError, match="data.source: unknown name 'cifar' .*expected one of"):
+        validate({"data": {"source": "cifar"}})
+    resolved = to_yaml(validate({"data": {"source": "cifar10", "path": "d"}}))
+    assert "function" not in resolved and "log_target" not in resolved  # only its own keys
+    assert validate(yaml.safe_load(resolved)).data.path == "d"  # and it validates again
+
+

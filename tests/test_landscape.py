@@ -106,7 +106,7 @@ def test_noise_follows_the_seed(tmp_path):
 def test_start_is_configurable_and_keys_are_checked(tmp_path):
     m = _run(tmp_path, _raw("saddle", name="gd", lr=0.1, start=[0.5, 0.3]))["metrics"]
     assert m["final_y"] > 0.9  # started above the ridge: rolls to (0, 1)
-    with pytest.raises(ConfigError, match="data.noise applies to data.source: landscape"):
+    with pytest.raises(ConfigError, match="data.noise applies to data.source landscape"):
         validate({"data": {"noise": 0.1}})
     with pytest.raises(ConfigError, match="model.name 'svm' does not fit"):
         validate({"data": {"source": "landscape"}, "model": {"name": "svm"}})

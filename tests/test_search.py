@@ -196,3 +196,10 @@ def test_any_search_section_gives_a_plan_or_one_line_exit_2(write_config, sectio
         assert exc.exit_code == 2 and "\n" not in str(exc) and str(exc)
     else:
         assert plan.search is not None and len(plan.variants) in (0, plan.search.trials)
+
+
+def test_every_source_s_data_keys_can_be_searched():
+    from dlcli.search import config_keys
+
+    keys = config_keys()
+    assert {"data.noise", "data.log_target", "data.normalize", "strategy.lr"} <= set(keys)

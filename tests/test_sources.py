@@ -64,7 +64,8 @@ def test_normalize_gives_unit_scale_pixels():
 def test_path_required_and_source_specific_keys():
     with pytest.raises(ConfigError, match="data.path is required for data.source cifar10"):
         validate({"data": {"source": "cifar10"}})
-    with pytest.raises(ConfigError, match="data.log_target applies to the house table only"):
+    with pytest.raises(ConfigError, match="data.log_target applies to data.source houses or "
+                                          "houses-synthetic"):
         validate({"data": {"source": "cifar10-synthetic", "log_target": True}})
     with pytest.raises(ConfigError, match="whole count"):
         validate({"data": {"source": "cifar10-synthetic", "num_train": 0.5}})

@@ -11,7 +11,7 @@ from dlcli.data.houses import Columns, dataset_from_parts, encode_houses, split_
 from dlcli.errors import DataError
 
 if TYPE_CHECKING:
-    from dlcli.config import DataConfig
+    from dlcli.config_data import HousesSyntheticData
 
 FRACTION_ROWS = 10_000  # the rows split when the config gives fractions
 FIRST_DAY = np.datetime64("2014-05-02")  # sales run from here over about 13 months
@@ -35,7 +35,7 @@ def synthetic_world(rng: np.random.Generator) -> World:
     return World(zip_codes, centre_lat, centre_long, zip_premium, rng.dirichlet(np.full(70, 3.0)))
 
 
-def houses_synthetic_dataset(cfg: DataConfig, seed: int) -> Dataset:
+def houses_synthetic_dataset(cfg: HousesSyntheticData, seed: int) -> Dataset:
     """The ``houses-synthetic`` source: one world and three splits, each from its own child
     stream of ``SeedSequence([seed, 1])``, so the training rows depend on (seed, num_train)
     only: changing ``num_val`` or ``num_test`` never changes them. Zipcode columns are the

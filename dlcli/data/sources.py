@@ -1,4 +1,4 @@
-"""The registry from ``data.source`` to a loader: ``(DataConfig, seed) -> Dataset``.
+"""The registry from ``data.source`` to a loader: ``(its data section, seed) -> Dataset``.
 
 Every source draws its randomness from ``SeedSequence([seed, 1])``, a stream of its own, so
 the split never depends on the model or the strategy: variants with one seed see one split.
@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dlcli.config import DataConfig
+from dlcli.config_data import (
+    AnyData,
+    CifarData,
+    CifarSyntheticData,
+    HousesData,
+    HousesSyntheticData,
+    LandscapeData,
+)
 from dlcli.data import Dataset
 from dlcli.data.cifar import image_dataset, synthetic_dataset
 from dlcli.data.landscape import landscape_dataset
@@ -27,12 +35,12 @@ def _count(value: int | float) -> int:
     return value
 
 
-def _cifar10_synthetic(cfg: DataConfig, seed: int) -> Dataset:
+def _cifar10_synthetic(cfg: CifarSyntheticData, seed: int) -> Dataset:
     return synthetic_dataset(_count(cfg.num_train), _count(cfg.num_val), _count(cfg.num_test),
                              seed, cfg.normalize)
 
 
-def _cifar10(cfg: DataConfig, seed: int) -> Dataset:
+def _cifar10(cfg: CifarData, seed: int) -> Dataset:
     """CS231n's split: the first ``num_train`` training images, the next ``num_val`` for
     validation, the first ``num_test`` of the test batch. Deterministic: no shuffling."""
     from dlcli.data.cifar_files import load_cifar10
@@ -54,7 +62,7 @@ def _cifar10(cfg: DataConfig, seed: int) -> Dataset:
     return ds
 
 
-def _houses(cfg: DataConfig, seed: int) -> Dataset:
+def _houses(cfg: HousesData, seed: int) -> Dataset:
     from dlcli.data.houses import houses_dataset, read_houses_csv
 
     assert cfg.path is not None
@@ -64,21 +72,26 @@ def _houses(cfg: DataConfig, seed: int) -> Dataset:
                           num_test=cfg.num_test, log_target=cfg.log_target, rng=_data_rng(seed))
 
 
-def _houses_synthetic(cfg: DataConfig, seed: int) -> Dataset:
+def _houses_synthetic(cfg: HousesSyntheticData, seed: int) -> Dataset:
     """Each split from its own stream: the training rows depend on (seed, num_train) only."""
     from dlcli.data.houses_synthetic import houses_synthetic_dataset
 
     return houses_synthetic_dataset(cfg, seed)
 
 
-SOURCES: dict[str, Callable[[DataConfig, int], Dataset]] = {
+def _landscape(cfg: LandscapeData, seed: int) -> Dataset:
+    return landscape_dataset(cfg.function, cfg.start, cfg.noise)
+
+
+# Each loader takes its own section (dlcli.config_data): its keys and no others.
+SOURCES: dict[str, Callable[[Any, int], Dataset]] = {
     "cifar10-synthetic": _cifar10_synthetic,
     "cifar10": _cifar10,
     "houses": _houses,
     "houses-synthetic": _houses_synthetic,
-    "landscape": lambda cfg, seed: landscape_dataset(cfg.function, cfg.start, cfg.noise),
+    "landscape": _landscape,
 }
 
 
-def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
+def load_dataset(cfg: AnyData, seed: int) -> Dataset:
     return SOURCES[cfg.source](cfg, seed)
