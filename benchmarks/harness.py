@@ -163,9 +163,9 @@ def spread(values: list[float]) -> str:
 
 def dlcli_default_threads() -> int:
     """The threads ``dlcli train`` computes on when not told (``--threads``): every core
-    since the thread policy of issue 10 (``dlcli.linalg.CORES``), else one (BLAS pinned)."""
+    since the thread policy of issue 10 (``dlcli.runtime.linalg.CORES``), else one (BLAS pinned)."""
     try:
-        from dlcli import linalg
+        from dlcli.runtime import linalg
     except ImportError:
         return 1
     return int(linalg.CORES)
@@ -183,7 +183,7 @@ def dlcli_threads(n: int | None) -> Iterator[None]:
         with computing(count):
             yield
         return
-    from dlcli.blas import limit_blas
+    from dlcli.runtime.blas import limit_blas
 
     with limit_blas(count):
         yield
@@ -196,7 +196,7 @@ def threads_in_force() -> str:
     blas = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
     pool = f"BLAS {blas[0]}" if blas else "BLAS ?"
     try:
-        from dlcli import linalg
+        from dlcli.runtime import linalg
     except ImportError:
         return f"{pool} {plural(blas[0] if blas else 0, 'thread')}"
     return f"products on {plural(linalg.threads(), 'thread')}, {pool}"

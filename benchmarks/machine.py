@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcli.blas import limit_blas
+from dlcli.runtime.blas import limit_blas
 
 ROOT = Path(__file__).resolve().parents[1]
 

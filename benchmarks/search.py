@@ -30,9 +30,9 @@ from benchmarks.harness import (
 )
 from benchmarks.machine import copy_gbs, matmul_gflops
 from benchmarks.training import data
-from dlcli.blas import limit_blas
 from dlcli.config import read_yaml_mapping
 from dlcli.models import build_model
+from dlcli.runtime.blas import limit_blas
 from dlcli.train import streams, train
 
 ROOT = Path(__file__).resolve().parents[1]

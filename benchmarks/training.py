@@ -26,8 +26,8 @@ from benchmarks.harness import (
     timed_block,
     with_sizes,
 )
-from dlcli.blas import limit_blas
 from dlcli.data import Dataset
+from dlcli.runtime.blas import limit_blas
 
 LINEAR_LR, LINEAR_REG = 1e-7, 2.5e-4  # pixel-scale features, as configs/quickstart.yaml
 MLP_LR, MLP_REG, HIDDEN = 1e-2, 1e-4, 512  # configs/cifar10-mlp-momentum.yaml

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli import linalg, runner
+from dlcli import runner
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
 from dlcli.data.sources import load_dataset
@@ -18,8 +18,9 @@ from dlcli.errors import ConfigError
 from dlcli.gradcheck import GradcheckReport, check_gradients
 from dlcli.models import Model, build_model
 from dlcli.numgrad import estimate_seconds, human_seconds
-from dlcli.report import Summary, check_sort
-from dlcli.sweep import Plan, load_plan
+from dlcli.runtime import linalg
+from dlcli.sweeps.files import Plan, load_plan
+from dlcli.sweeps.summary import Summary, check_sort
 from dlcli.train import Callback, streams
 
 __all__ = ["load_config", "load_data", "train", "resume_run", "gradcheck", "Config",
@@ -47,7 +48,7 @@ def train(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback
 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
     before the run folder is created. ``threads`` (None: every core) compute the big matrix
-    products; the numbers are the same bits for any count (:mod:`dlcli.linalg`), here, in a
+    products; the numbers are the same bits for any count (:mod:`dlcli.runtime.linalg`), here, in a
     ``--jobs`` worker or on a Dask worker of this machine. ``extra`` adds keys to result.json.
     ``mlflow``: a tracking URI the finished run folder is also logged to (never fails a run).
     """
@@ -123,7 +124,7 @@ def compare(plan: Plan | str | Path, *, out: str | Path = "runs", jobs: int = 1,
     on it); ``mlflow``: a tracking URI the comparison is logged to at the end. The folder gets
     ``report.html`` at the end.
     """
-    from dlcli import compare as runner
+    from dlcli.sweeps import compare as runner
 
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     check_sort(sort, plan.grid_keys)
@@ -139,7 +140,7 @@ def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
            on_row: Any = None, display: Any = None, command: str | None = None,
            threads: int | None = None, mlflow: str | None = None) -> Summary:
     """Run the variants of a compare folder that have not completed (matched by config hash)."""
-    from dlcli import compare as runner
+    from dlcli.sweeps import compare as runner
 
     folder = Path(folder)
     plan = runner.load(folder)
@@ -157,7 +158,7 @@ def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
 def list_runs(root: str | Path = "runs", *, descend: bool = False) -> list[dict[str, Any]]:
     """One row per run or compare folder under ``root``, newest first (``descend``: a compare
     folder's runs follow it)."""
-    from dlcli.listing import listing_rows
+    from dlcli.runs.listing import listing_rows
 
     return listing_rows(root, descend=descend)
 
@@ -179,6 +180,6 @@ def show_run(ref: str, root: str | Path = "runs") -> dict[str, Any]:
 
 
 def _brief(info: Any) -> dict[str, Any]:
-    from dlcli.listing import listing_row
+    from dlcli.runs.listing import listing_row
 
     return listing_row(info)

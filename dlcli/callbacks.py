@@ -245,7 +245,7 @@ class LossPlot(Callback):
 
     def on_end(self, outcome: Outcome) -> None:
         try:  # from metrics.csv: every segment of a resumed run
-            from dlcli.plots import run_figure
+            from dlcli.viz.plots import run_figure
 
             run_figure(self.path, self._name)
         except Exception:  # a missing font, a full disk: the run's results must not suffer

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.blas import limit_blas
 from dlcli.models import Model
 from dlcli.numgrad import LoopProbe, numerical_gradient_fast, probe
+from dlcli.runtime.blas import limit_blas
 
 __all__ = ["numerical_gradient", "numerical_gradient_fast", "relative_error", "error_floor",
            "check_gradients", "GradcheckReport", "band"]

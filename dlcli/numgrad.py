@@ -27,10 +27,10 @@ from typing import Protocol
 
 import numpy as np
 
-from dlcli import linalg
 from dlcli.models import Model
 from dlcli.models.linear import LinearModel
 from dlcli.models.losses import mse_loss, softmax_loss, svm_loss
+from dlcli.runtime import linalg
 
 Params = dict[str, np.ndarray]
 # Rows of W per block: (N, BLOCK) float64 temporaries stay small (49,000 rows: 12.5 MB each).
@@ -49,10 +49,11 @@ class Probe(Protocol):
 
 def default_jobs() -> int:
     """Threads for the vectorized kernels (numpy releases the GIL, so cores add up): the run's
-    thread count (:func:`dlcli.linalg.threads`), so a --jobs worker does not take every core.
+    thread count (:func:`dlcli.runtime.linalg.threads`), so a --jobs worker does not take
+    every core.
     Each block of rows is computed alike whichever thread takes it: the same bits for any
     count."""
-    from dlcli.linalg import threads
+    from dlcli.runtime.linalg import threads
 
     return threads()
 

@@ -122,10 +122,10 @@ BUFFERS: dict[str, tuple[str, ...]] = {
 
 def apply(name: str, w: np.ndarray, dw: np.ndarray, state: State, **hyper: Any) -> State:
     """``UPDATES[name](w, dw, state, **hyper)``, a big tensor cut into row ranges updated on
-    several threads (:func:`dlcli.linalg.elementwise_parts`). Every rule is elementwise, so the
-    result is the same bits as in one piece; the buffers are made whole first and each range
-    updates its rows of them."""
-    from dlcli import linalg
+    several threads (:func:`dlcli.runtime.linalg.elementwise_parts`). Every rule is
+    elementwise, so the result is the same bits as in one piece; the buffers are made whole
+    first and each range updates its rows of them."""
+    from dlcli.runtime import linalg
 
     rule = UPDATES[name]
     parts = linalg.elementwise_parts(w)

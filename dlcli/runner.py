@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dlcli import checkpoint, linalg
-from dlcli.blas import blas_info, limit_blas
+from dlcli import checkpoint
 from dlcli.callbacks import LossPlot, RunFolder
 from dlcli.config import Config, load_config
 from dlcli.data import Dataset
@@ -26,6 +25,8 @@ from dlcli.data.sources import load_dataset
 from dlcli.errors import ConfigError, DataError, UsageError
 from dlcli.models import Model, build_model
 from dlcli.runs import create_run_dir, folder_lock, read_json
+from dlcli.runtime import linalg
+from dlcli.runtime.blas import blas_info, limit_blas
 from dlcli.strategies import check_budget
 from dlcli.train import Callback, streams
 from dlcli.train import train as train_loop
@@ -68,7 +69,7 @@ def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] 
     A numerical-gd run estimated to exceed ``strategy.max_seconds`` is refused (ConfigError)
     before the folder is created. ``threads``: how many threads the big matrix products use
     (BLAS itself is pinned to one; the results are the same bits for any count, see
-    :mod:`dlcli.linalg`). ``extra`` adds keys to result.json (tags, a note).
+    :mod:`dlcli.runtime.linalg`). ``extra`` adds keys to result.json (tags, a note).
     """
     with computing(threads):
         data, model = build(cfg)
@@ -119,17 +120,17 @@ def _listeners(folder: RunFolder, data: Dataset, callbacks: Sequence[Callback],
                mlflow: str | None = None) -> list[Callback]:
     listeners: list[Callback] = [folder]  # the run folder last: result.json means complete
     if data.task == "landscape":
-        from dlcli.trajectory import TrajectoryWriter
+        from dlcli.viz.trajectory import TrajectoryWriter
 
         land = LANDSCAPES[data.info["function"]]
         listeners.insert(0, TrajectoryWriter(folder.path, land, tuple(data.info["start"])))
     # loss.png after result.json: a picture of metrics.csv, never a reason to lose results;
     # the MLflow export last, once the folder is whole (it only warns when it cannot log)
-    from dlcli.plots_weights import WeightsPlot
+    from dlcli.viz.weights import WeightsPlot
 
     after: list[Callback] = [LossPlot(folder.path), WeightsPlot(folder.path, data)]
     if mlflow:
-        from dlcli.tracking import MlflowExport
+        from dlcli.tracking.export import MlflowExport
 
         after.append(MlflowExport(folder.path, mlflow))
     return [*listeners, *callbacks, *after]

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from dlcli import signals
 from dlcli.config import GRADIENT_STRATEGIES, Config
 from dlcli.data import Dataset
 from dlcli.metrics import final_metrics, split_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
+from dlcli.runtime import signals
 from dlcli.strategies import STRATEGIES, Step, held_params
 
 AUTO_EVERY_S = 60.0  # automatic checkpoints: at least this often (seconds of wall time) ...

@@ -207,12 +207,12 @@ def test_threads_give_the_same_bits_and_are_recorded(write_config, tmp_path):
 
 
 def test_a_failing_trajectory_plot_keeps_the_results(tmp_path, monkeypatch):
-    import dlcli.trajectory
+    import dlcli.viz.trajectory
 
     def broken(*args, **kwargs):
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr(dlcli.trajectory, "plot", broken)
+    monkeypatch.setattr(dlcli.viz.trajectory, "plot", broken)
     root = Path(__file__).resolve().parents[1]
     with pytest.warns(RuntimeWarning, match="trajectory.png not drawn"):
         res = _run("train", str(root / "configs" / "landscape-saddle-gd.yaml"), "--out",

@@ -333,8 +333,8 @@ def test_a_landscape_sweep_is_not_offered_test_accuracy(tmp_path):
 
 
 def test_a_broken_executor_keeps_the_rows_so_far(tmp_path):
-    from dlcli import compare
-    from dlcli.sweep import load_plan
+    from dlcli.sweeps import compare
+    from dlcli.sweeps.files import load_plan
 
     plan = load_plan(_sweep(tmp_path, THREE))
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-from dlcli import ops, ops_bench
 from dlcli.cli import app
-from dlcli.cli_ops import format_seconds, parse_sizes
+from dlcli.cli.ops import format_seconds, parse_sizes
 from dlcli.errors import UsageError
+from dlcli.ops import bench as ops_bench
+from dlcli.ops import operations as ops
 
 # Wide enough that rich never wraps a shape across lines.
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -163,8 +164,8 @@ def test_dense_and_shapes_on_the_house_table() -> None:
 
 
 def test_the_help_lists_every_operation():
-    from dlcli.cli_ops import OP_NAMES
-    from dlcli.ops import OPS
+    from dlcli.cli.ops import OP_NAMES
+    from dlcli.ops.operations import OPS
 
     assert list(OP_NAMES) == list(OPS)
 

@@ -103,7 +103,7 @@ def test_show_unknown_and_ambiguous(runs, tmp_path):
 
 
 def test_a_wide_listing_shrinks_the_names_never_the_ids_or_numbers():
-    from dlcli.cli_runs import _shrink
+    from dlcli.cli.runs import _shrink
 
     assert _shrink([20, 10, 5], 30) == [15, 10, 5]
     assert _shrink([20, 10, 5], 100) == [20, 10, 5]
@@ -237,7 +237,7 @@ def test_rm_dry_run_then_without_a_terminal_then_yes(copy):
 
 
 def test_rm_asks_on_a_terminal(copy, monkeypatch):
-    from dlcli import cli_runs_manage
+    from dlcli.cli import runs_manage as cli_runs_manage
 
     monkeypatch.setattr(cli_runs_manage, "_interactive", lambda: True)
     res = runner.invoke(app, ["runs", "rm", "20200101", "--dir", str(copy)], input="n\n")

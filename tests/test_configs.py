@@ -6,7 +6,7 @@ import pytest
 
 from dlcli import api
 from dlcli.config import load_config
-from dlcli.sweep import is_sweep_file
+from dlcli.sweeps.files import is_sweep_file
 from tests.cifar_fixtures import make_tiny_cifar, write_python_folder
 from tests.conftest import write_kc_csv
 

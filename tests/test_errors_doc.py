@@ -4,7 +4,7 @@ CLI, and the catalogue of messages as the source raises them today."""
 import re
 from pathlib import Path
 
-import dlcli.cli_common as common
+import dlcli.cli.common as common
 import dlcli.errors as errors
 from tests.errors_catalog import BEGIN, DOC, END, catalogue
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dlcli.config import apply_sets, load_config, validate
 from dlcli.errors import DlcliError
-from dlcli.sweep import load_plan
+from dlcli.sweeps.files import load_plan
 from tests.conftest import small_raw
 
 FUZZ = settings(max_examples=150, deadline=None,

@@ -17,11 +17,11 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from dlcli import html_report
-from dlcli.cli_report import report
+from dlcli.cli.report import report
 from dlcli.errors import UsageError
-from dlcli.html_report import write_report
-from dlcli.report import Summary
+from dlcli.report import page as html_report
+from dlcli.report.page import write_report
+from dlcli.sweeps.summary import Summary
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EVIL = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from dlcli import linalg
-from dlcli.blas import limit_blas
 from dlcli.models.losses import l2_penalty, softmax_loss, svm_loss
 from dlcli.models.mlp import MLP
+from dlcli.runtime import linalg
+from dlcli.runtime.blas import limit_blas
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +51,7 @@ def test_a_forked_child_can_still_multiply():
     linalg.set_threads(2)
     a = np.ones((512, 2000), np.float32)
     linalg.matmul(a, a.T[:, :64].copy())  # the parent's pool now has threads
-    code = ("import numpy as np; from dlcli import linalg; linalg.set_threads(2); "
+    code = ("import numpy as np; from dlcli.runtime import linalg; linalg.set_threads(2); "
             "a = np.ones((512, 2000), np.float32); print(linalg.matmul(a, a.T[:, :64].copy())"
             "[0, 0])")
     pid = os.fork()

@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlcli import ops, ops_bench, ops_examples
 from dlcli.errors import DlcliError, UsageError
-from dlcli.ops import (
+from dlcli.ops import bench as ops_bench
+from dlcli.ops import examples as ops_examples
+from dlcli.ops import operations as ops
+from dlcli.ops.operations import (
     OPS,
     ShapeError,
     broadcast_shape,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dlcli import plots
-from dlcli.curves import moving_average, read_curves, window_for
-from dlcli.report import Summary
+from dlcli.sweeps.summary import Summary
+from dlcli.viz import plots
+from dlcli.viz.curves import moving_average, read_curves, window_for
 
 PNG = b"\x89PNG\r\n\x1a\n"
 HEAD = "iteration,loss,best_loss,elapsed_s,loss_evals,train_accuracy,val_accuracy"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dlcli import plots
 from dlcli.errors import UsageError
-from dlcli.listing import listing_row
 from dlcli.metrics import metric_names
-from dlcli.report import (
+from dlcli.runs import RunInfo
+from dlcli.runs.listing import listing_row
+from dlcli.sweeps.summary import (
     Summary,
     check_sort,
     chosen_line,
@@ -24,7 +24,7 @@ from dlcli.report import (
     summary_markdown,
     write_summary,
 )
-from dlcli.runs import RunInfo
+from dlcli.viz import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

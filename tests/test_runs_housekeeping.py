@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlcli import housekeeping, listing
 from dlcli.errors import UsageError
-from dlcli.runs import folder_id, read_run, resolve_run
+from dlcli.runs import folder_id, housekeeping, listing, read_run, resolve_run
 
 
 def fake_run(folder: Path, name: str = "r", *, status: str | None = "completed",
@@ -220,7 +219,7 @@ def test_retag_of_a_comparison_changes_nothing_when_one_run_cannot_be_tagged(roo
 
 
 def test_a_run_reused_by_a_later_comparison_is_not_removed_alone(tmp_path):
-    from dlcli.housekeeping import plan_removal
+    from dlcli.runs.housekeeping import plan_removal
 
     old = tmp_path / "compare-20260101-000000-a-aaaaaa"
     (old / "01-sgd").mkdir(parents=True)

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dlcli.errors import ConfigError, DlcliError, UsageError
-from dlcli.plan import Plan
-from dlcli.refine import narrow
-from dlcli.search import Dist, parse_dist
-from dlcli.sweep import load_plan
+from dlcli.sweeps.files import load_plan
+from dlcli.sweeps.plan import Plan
+from dlcli.sweeps.refine import narrow
+from dlcli.sweeps.search import Dist, parse_dist
 from tests.conftest import small_raw
 
 LR = {"loguniform": [1.0e-9, 1.0e-5]}
@@ -199,7 +199,7 @@ def test_any_search_section_gives_a_plan_or_one_line_exit_2(write_config, sectio
 
 
 def test_every_source_s_data_keys_can_be_searched():
-    from dlcli.search import config_keys
+    from dlcli.sweeps.search import config_keys
 
     keys = config_keys()
     assert {"data.noise", "data.log_target", "data.normalize", "strategy.lr"} <= set(keys)

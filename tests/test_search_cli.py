@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dlcli.cli import app
 from dlcli.strategies import STRATEGIES
-from dlcli.study import _STUDIES
+from dlcli.sweeps.study import _STUDIES
 from tests.conftest import small_raw
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ def _no_plots(monkeypatch) -> None:
     """No PNGs (matplotlib is most of a tiny run's time) where a test does not look at them."""
     from dlcli.train import Callback
 
-    monkeypatch.setattr("dlcli.compare._plots", lambda summary, plan: None)
+    monkeypatch.setattr("dlcli.sweeps.compare._plots", lambda summary, plan: None)
     monkeypatch.setattr("dlcli.runner.LossPlot", lambda path: Callback())
 
 
@@ -71,7 +71,7 @@ def _interrupt_on(monkeypatch, nth: int):
 def _study_trials(folder: Path) -> list:
     import optuna
 
-    from dlcli.study import open_storage
+    from dlcli.sweeps.study import open_storage
 
     storage = open_storage(str(folder / "study.journal"))
     (name,) = optuna.get_all_study_names(storage)

@@ -11,7 +11,7 @@ from dlcli.config import apply_sets, validate
 from dlcli.data.sources import load_dataset
 from dlcli.errors import ConfigError, UsageError
 from dlcli.models import build_model
-from dlcli.sweep import Plan, config_hash, is_sweep_file, load_plan, parse_grid
+from dlcli.sweeps.files import Plan, config_hash, is_sweep_file, load_plan, parse_grid
 from dlcli.train import streams
 from tests.conftest import small_raw
 

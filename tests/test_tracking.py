@@ -30,7 +30,7 @@ runner = CliRunner()
 def logged(tmp_path_factory):
     """A tagged run and a two-variant comparison, logged to a folder store."""
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # read back without sqlite's 7 s
-    from dlcli import tracking
+    from dlcli.tracking import export as tracking
 
     tmp = tmp_path_factory.mktemp("mlflow")
     root, uri = tmp / "runs", (tmp / "mlruns").as_uri()
@@ -111,7 +111,7 @@ def test_runs_export_logs_what_is_new_and_skips_what_is_logged(logged, tmp_path)
 
 
 def test_at_most_ten_thousand_loss_points():
-    from dlcli.tracking_records import MAX_LOSS_POINTS, sample
+    from dlcli.tracking.records import MAX_LOSS_POINTS, sample
 
     kept = sample(25_001, MAX_LOSS_POINTS)
     assert len(kept) == MAX_LOSS_POINTS and {0, 25_000} <= kept
@@ -125,7 +125,7 @@ def _closed_port() -> int:
 
 
 def test_an_unreachable_server_warns_and_the_run_completes(tmp_path, capsys):
-    from dlcli.tracking import MlflowExport
+    from dlcli.tracking.export import MlflowExport
 
     uri = f"http://127.0.0.1:{_closed_port()}"
     folder = tmp_path / "run"
@@ -147,8 +147,8 @@ def test_export_needs_a_uri(tmp_path):
 
 
 def test_a_missing_mlflow_names_the_extra(monkeypatch):
-    from dlcli import tracking
     from dlcli.errors import UsageError
+    from dlcli.tracking import export as tracking
 
     monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow -> ImportError
     with pytest.raises(UsageError, match=r"pip install 'dlcli\[mlflow\]'"):
@@ -157,7 +157,7 @@ def test_a_missing_mlflow_names_the_extra(monkeypatch):
 
 @pytest.mark.slow
 def test_logged_over_http_to_a_tracking_server(tmp_path):
-    from dlcli import tracking
+    from dlcli.tracking import export as tracking
 
     port = _closed_port()
     uri = f"http://127.0.0.1:{port}"

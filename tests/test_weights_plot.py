@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlcli import plots_weights
 from dlcli.config import validate
-from dlcli.plots_weights import WeightsPlot, as_images, mosaic, write_weights_png
 from dlcli.runner import build
 from dlcli.train import Outcome, RunStart
+from dlcli.viz import weights as plots_weights
+from dlcli.viz.weights import WeightsPlot, as_images, mosaic, write_weights_png
 from tests.conftest import small_raw
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from dlcli.cli_common import (
+from dlcli.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     OutOpt,
@@ -57,7 +57,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from dlcli.versions import describe
+        from dlcli.runtime.versions import describe
 
         print(describe())
         raise typer.Exit(EXIT_OK)
@@ -104,7 +104,7 @@ def _verdict(path: Path, sets: list[str]) -> dict[str, Any]:
     """What ``validate`` says of one file: ok and what it is, or the one-line error."""
     from dlcli.config import load_config
     from dlcli.errors import DlcliError
-    from dlcli.sweep import Plan, is_sweep_file, load_plan
+    from dlcli.sweeps.files import Plan, is_sweep_file, load_plan
 
     try:
         item = load_plan(path, sets=sets) if is_sweep_file(path) else load_config(path, sets)
@@ -126,7 +126,7 @@ def _verdict(path: Path, sets: list[str]) -> dict[str, Any]:
 
 def _check_data_path(cfg: Any, path: Path) -> None:
     """A config naming a data file that is not there is not ready to run: say so now."""
-    from dlcli.config_data import data_path
+    from dlcli.config.data import data_path
     from dlcli.errors import ConfigError
 
     where = data_path(cfg.data)
@@ -184,11 +184,11 @@ def train(
     assert configs is not None
     labels: dict[str, Any] = {"tags": guarded(lambda: check_tags(tag))} if tag else {}
     if note is not None:
-        from dlcli.housekeeping import check_note
+        from dlcli.runs.housekeeping import check_note
 
         labels["note"] = guarded(lambda: check_note(note))
     if mlflow:
-        from dlcli.tracking import require
+        from dlcli.tracking.export import require
 
         guarded(require)  # the extra is there, before anything runs
     cfgs = load_configs(configs, sets)
@@ -299,7 +299,7 @@ def _num(v: float) -> str:
 
 
 def main() -> None:
-    from dlcli.signals import install
+    from dlcli.runtime.signals import install
 
     install()  # SIGTERM ends a run or a comparison cleanly, as Ctrl-C does (exit 143)
     try:
@@ -317,12 +317,12 @@ def main() -> None:
 
 def _register() -> None:
     """Sub-command groups live in their own modules; imported here so `dlcli --help` lists them."""
-    from dlcli.cli_compare import compare
-    from dlcli.cli_data import data_app
-    from dlcli.cli_gradcheck import gradcheck
-    from dlcli.cli_ops import ops_app
-    from dlcli.cli_report import report
-    from dlcli.cli_runs import runs_app
+    from dlcli.cli.compare import compare
+    from dlcli.cli.data import data_app
+    from dlcli.cli.gradcheck import gradcheck
+    from dlcli.cli.ops import ops_app
+    from dlcli.cli.report import report
+    from dlcli.cli.runs import runs_app
 
     app.add_typer(data_app, name="data")
     app.command()(compare)

@@ -54,9 +54,9 @@ SetOpt = Annotated[
 
 
 def check_tags(tags: list[str] | None) -> list[str]:
-    """Tags as a run keeps them (:func:`dlcli.housekeeping.check_tag` each: one word, at most
+    """Tags as a run keeps them (:func:`dlcli.runs.housekeeping.check_tag` each: one word, at most
     64 characters); duplicates dropped, order kept."""
-    from dlcli.housekeeping import check_tag
+    from dlcli.runs.housekeeping import check_tag
 
     return list(dict.fromkeys(check_tag(t, "--tag") for t in tags or []))
 
@@ -84,7 +84,7 @@ def fail(message: str, code: int) -> NoReturn:
 
 def interrupted_code() -> int:
     """The exit code of an interrupted command: 143 after SIGTERM, else 130 (Ctrl-C)."""
-    from dlcli.signals import interrupt_exit_code
+    from dlcli.runtime.signals import interrupt_exit_code
 
     return interrupt_exit_code()
 
@@ -97,7 +97,7 @@ def guarded(fn: Callable[[], T]) -> T:
     except DlcliError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt as exc:
-        from dlcli.signals import interrupt_message
+        from dlcli.runtime.signals import interrupt_message
 
         fail(interrupt_message(exc), interrupted_code())
     except MemoryError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from dlcli.report import Summary
+    from dlcli.sweeps.summary import Summary
 
 FileArg = Annotated[Path | None, typer.Argument(
     help="A sweep file, or a plain config to vary with --strategy/--grid/--seed/--sample.",
@@ -96,7 +96,7 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = 
     interrupted (143 after SIGTERM; resume with --resume DIR).
     """
     from dlcli import api
-    from dlcli.cli_common import err_console, guarded
+    from dlcli.cli.common import err_console, guarded
 
     guarded(lambda: _check(file, resume, refine, top, {
         "--set": set_, "--strategy": strategy, "--grid": grid, "--seed": seed,
@@ -111,7 +111,7 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = 
         words += [w for v in items for w in (flag, str(v))]
     words += ["--rerun"] if rerun else []
     if mlflow:
-        from dlcli.tracking import require
+        from dlcli.tracking.export import require
 
         guarded(require)  # the extra is there, before anything runs
     guarded(lambda: _check_threads(jobs, threads))
@@ -138,8 +138,8 @@ def compare(file: FileArg = None, resume: ResumeOpt = None, refine: RefineOpt = 
 
 def _check_threads(jobs: int, threads: int | None) -> None:
     """Asked for more threads than the cores the jobs share: allowed (it was asked), said."""
-    from dlcli.cli_common import err_console
-    from dlcli.linalg import CORES
+    from dlcli.cli.common import err_console
+    from dlcli.runtime.linalg import CORES
 
     if threads is not None and jobs * threads > CORES:
         err_console.print(f"note: --jobs {jobs} x --threads {threads} is more threads than the "
@@ -169,10 +169,10 @@ def _plan(file: Path | None, refine: Path | None, top: int | None, trials: int |
           sets: list[str], strategies: list[str], grid: list[str], seeds: list[int],
           samples: list[str], storage: str | None, rerun: bool) -> Any:
     from dlcli import api
-    from dlcli.cli_common import err_console
+    from dlcli.cli.common import err_console
 
     if refine is not None:
-        from dlcli.refine import refine_plan
+        from dlcli.sweeps.refine import refine_plan
 
         plan, line = refine_plan(refine, top=top or 5, trials=trials, sets=sets,
                                  storage=storage, reuse=not rerun)
@@ -195,8 +195,8 @@ def _doing(plan: Any) -> str:
 
 
 def _check_sort_plan(plan: Any, sort: str | None) -> None:
-    from dlcli.report import check_sort, plan_metrics
-    from dlcli.search_check import probe_config
+    from dlcli.sweeps.search_check import probe_config
+    from dlcli.sweeps.summary import check_sort, plan_metrics
 
     configs = [v.config for v in plan.variants] or [probe_config(plan)]
     check_sort(sort, plan.grid_keys, plan_metrics(configs))
@@ -204,7 +204,7 @@ def _check_sort_plan(plan: Any, sort: str | None) -> None:
 
 def _check_sort_of(folder: Path, sort: str | None) -> None:
     """--sort on --resume: a column the frozen sweep's runs have (its metrics by task)."""
-    from dlcli.compare import load
+    from dlcli.sweeps.compare import load
 
     if sort is not None:
         plan = load(folder)
@@ -225,7 +225,7 @@ def _progress(console: Any) -> Any:
     def on_row(row: dict[str, Any], summary: Summary) -> None:
         from rich.markup import escape
 
-        from dlcli.report import fmt, value
+        from dlcli.sweeps.summary import fmt, value
 
         metric, _ = summary.metric
         figures = [f"{k} {fmt(k, value(row, k))}" for k in (metric, summary.report_key)
@@ -245,7 +245,7 @@ def _progress(console: Any) -> Any:
 def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
     from rich.markup import escape
 
-    from dlcli.cli_common import EXIT_FAILED, EXIT_OK, err_console, interrupted_code, out_console
+    from dlcli.cli.common import EXIT_FAILED, EXIT_OK, err_console, interrupted_code, out_console
 
     if as_json:
         print(json.dumps(summary.to_json(), default=str), flush=True)
@@ -283,7 +283,7 @@ def print_tables(summary: Summary, sort: str | None, console: Any,
                  extra: dict[str, str] | None = None) -> None:
     """The per-variant table (sorted by validation unless ``sort`` says otherwise) and, with
     several seeds, mean ± std across them; then the one line naming the chosen variant."""
-    from dlcli.report import chosen_line, group_table, run_table
+    from dlcli.sweeps.summary import chosen_line, group_table, run_table
 
     heads, cells = run_table(summary, sort, extra)
     # The titles print as lines of their own: a table's title wraps to the table's width.

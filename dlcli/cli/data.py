@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dlcli.cli_common import ConfigArg, SetOpt, err_console, guarded, load_configs, out_console
+from dlcli.cli.common import ConfigArg, SetOpt, err_console, guarded, load_configs, out_console
 
 data_app = typer.Typer(help="Inspect data sets as tensors; download CIFAR-10.",
                        no_args_is_help=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dlcli.cli_common import ConfigArg, SetOpt
+from dlcli.cli.common import ConfigArg, SetOpt
 
 if TYPE_CHECKING:
     from dlcli.gradcheck import Coordinate, GradcheckReport
@@ -44,7 +44,7 @@ def gradcheck(
     strategy.h=1e-6 to change it).
     """
     from dlcli import api
-    from dlcli.cli_common import EXIT_FAILED, EXIT_OK, guarded, load_configs
+    from dlcli.cli.common import EXIT_FAILED, EXIT_OK, guarded, load_configs
 
     (cfg,) = load_configs([config], set_)
     report = guarded(partial(api.gradcheck, cfg, samples=samples, coords=coords, full=full))
@@ -73,7 +73,7 @@ def _print(report: GradcheckReport) -> None:
     from rich import box
     from rich.table import Table
 
-    from dlcli.cli_common import out_console
+    from dlcli.cli.common import out_console
 
     console = out_console()
     tensors = Table(box=box.SIMPLE_HEAD, title=(

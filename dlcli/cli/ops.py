@@ -1,8 +1,8 @@
 """``dlcli ops``: see, check and time the tensor operations a Dense layer is made of.
 
-Thin commands: parse options, call :mod:`dlcli.ops` (pure computation) and the API, print rich
-tables on stdout (progress and notes on stderr). numpy, the ops module and matplotlib are
-imported inside the commands so ``dlcli --help`` stays fast.
+Thin commands: parse options, call :mod:`dlcli.ops.operations` (pure computation) and the
+API, print rich tables on stdout (progress and notes on stderr). numpy, the ops module and
+matplotlib are imported inside the commands so ``dlcli --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ import typer
 from rich import box
 from rich.table import Table
 
-from dlcli.cli_common import SetOpt, err_console, guarded, out_console
+from dlcli.cli.common import SetOpt, err_console, guarded, out_console
 from dlcli.errors import UsageError
 
-# The names of dlcli.ops.OPS, spelt out so that --help lists them without importing numpy
+# The names of dlcli.ops.operations.OPS, spelt out so that --help lists them without importing numpy
 # (a test keeps the two equal).
 OP_NAMES = ("relu", "add", "add_matrix_and_vector", "vector_dot", "matrix_dot", "maximum",
             "reshape")
 
 if TYPE_CHECKING:
     from dlcli.config import Config
-    from dlcli.ops import Op
-    from dlcli.ops_bench import BenchRow
-    from dlcli.ops_examples import DenseStep, TensorExample
+    from dlcli.ops.bench import BenchRow
+    from dlcli.ops.examples import DenseStep, TensorExample
+    from dlcli.ops.operations import Op
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ def check(seed: Annotated[int, typer.Option(help="Seed of the tensors.", min=0)]
     """Run every naive operation against numpy on random tensors (the lecture's shapes too)."""
     import numpy as np
 
-    from dlcli import ops
+    from dlcli.ops import operations as ops
 
     out, err = out_console(), err_console
     rows = guarded(lambda: ops.check(np.random.default_rng(seed)))
@@ -153,7 +153,7 @@ def bench(
 ) -> None:
     """Time the naive loops against numpy over growing sizes and print numpy's speedup."""
     out, err = out_console(), err_console
-    from dlcli import ops_bench
+    from dlcli.ops import bench as ops_bench
 
     chosen = guarded(lambda: parse_sizes(sizes) if sizes else list(ops_bench.DEFAULT_SIZES))
     for path in (csv, plot):  # before the benchmark, not after it
@@ -264,7 +264,8 @@ def dense(
 ) -> None:
     """One Dense layer relu(dot(x, W) + b) on a real batch, step by step, numpy and naive."""
     out, err = out_console(), err_console
-    from dlcli import api, ops_examples
+    from dlcli import api
+    from dlcli.ops import examples as ops_examples
 
     cfg = guarded(lambda: _load_config(config, set_))
     if cfg.data.source == "landscape":
@@ -325,7 +326,8 @@ def _pixels(info: dict[str, Any]) -> int:
 def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """The lecture's data tensors built from our data, and its reshape example."""
     out, err = out_console(), err_console
-    from dlcli import api, ops_examples
+    from dlcli import api
+    from dlcli.ops import examples as ops_examples
 
     cfg = guarded(lambda: _load_config(config, set_))
     if cfg.data.source == "landscape":
@@ -361,8 +363,9 @@ HOUSES = {
 
 def _house_vectors(seed: int) -> TensorExample:
     """The training split of the built-in synthetic house table, as the lecture's vector data."""
-    from dlcli import api, ops_examples
+    from dlcli import api
     from dlcli.config import validate
+    from dlcli.ops import examples as ops_examples
 
     data = api.load_data(validate({**HOUSES, "seed": seed}, "built-in houses"))
     return ops_examples.vector_examples(data.X_train, data.feature_names,

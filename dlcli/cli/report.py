@@ -1,6 +1,6 @@
 """``dlcli report PATH [-o FILE]``: one self-contained HTML page for a run or a comparison.
 
-A thin command over :func:`dlcli.html_report.write_report`; ``cli.py`` registers it.
+A thin command over :func:`dlcli.report.page.write_report`; ``cli.py`` registers it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def report(
     """Write one HTML page for a run (result, plots, config) or a comparison (the sortable
     table with the chosen variant marked, mean ± std across seeds, every plot, a section per
     variant). Everything is inline: it opens offline and fetches nothing. Prints its path."""
-    from dlcli.cli_common import guarded
-    from dlcli.html_report import write_report
+    from dlcli.cli.common import guarded
+    from dlcli.report.page import write_report
     from dlcli.runs import resolve_run
 
     written = guarded(lambda: write_report(resolve_run(path, root), out))

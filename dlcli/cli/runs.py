@@ -1,8 +1,8 @@
 """``dlcli runs``: browse the run and compare folders (``list``, ``show``) and keep them
-(``diff``, ``tag``, ``rm``, ``export`` in :mod:`dlcli.cli_runs_manage`).
+(``diff``, ``tag``, ``rm``, ``export`` in :mod:`dlcli.cli.runs_manage`).
 
-Thin commands over :mod:`dlcli.listing`, :func:`dlcli.api.show_run` and
-:mod:`dlcli.housekeeping`; errors go through :func:`dlcli.cli_common.guarded`.
+Thin commands over :mod:`dlcli.runs.listing`, :func:`dlcli.api.show_run` and
+:mod:`dlcli.runs.housekeeping`; errors go through :func:`dlcli.cli.common.guarded`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dlcli import cli_runs_manage as manage
-from dlcli.cli_common import complete_run_id
+from dlcli.cli import runs_manage as manage
+from dlcli.cli.common import complete_run_id
 
 runs_app = typer.Typer(help="Browse and keep run folders: list, show, diff, tag, rm, export.",
                        no_args_is_help=True)
@@ -55,8 +55,8 @@ def list_runs(
     Each with the validation metric it is chosen by and its test metric (a comparison: its
     chosen variant's), and its tags. --all adds each comparison's runs.
     """
-    from dlcli import listing
-    from dlcli.cli_common import err_console, guarded
+    from dlcli.cli.common import err_console, guarded
+    from dlcli.runs import listing
 
     folder = old_root or root
 
@@ -142,7 +142,7 @@ def _listing_lines(rows: list[dict[str, Any]]) -> list[list[str]]:
 def _listing_cells(r: dict[str, Any]) -> list[str]:
     """A row of ``runs list`` after its id: the metric it is chosen by (validation), then its
     test figure."""
-    from dlcli.report import fmt
+    from dlcli.sweeps.summary import fmt
 
     metric = "-" if r["metric"] is None else \
         f"{METRIC_SHORT.get(r['metric'], r['metric'])} {fmt(r['metric'], r['value'])}"
@@ -164,7 +164,7 @@ def show(
     A compare folder: its table, its runs' tags and its pictures.
     """
     from dlcli import api
-    from dlcli.cli_common import guarded, out_console
+    from dlcli.cli.common import guarded, out_console
 
     info = guarded(lambda: api.show_run(run, root))
     info["pictures"] = pictures(Path(info["path"]))
@@ -187,8 +187,8 @@ def _show_run(info: dict[str, Any], console: Any) -> None:
     import yaml
     from rich.markup import escape
 
-    from dlcli.listing import tags_of
-    from dlcli.report import fmt, sparkline
+    from dlcli.runs.listing import tags_of
+    from dlcli.sweeps.summary import fmt, sparkline
 
     res = info["result"] if isinstance(info["result"], dict) else {}
     losses = info["losses"]
@@ -225,8 +225,8 @@ def _line(console: Any, text: str) -> None:
 def _show_compare(info: dict[str, Any], console: Any) -> None:
     from rich.markup import escape
 
-    from dlcli.cli_compare import print_tables
-    from dlcli.report import Summary, sparkline
+    from dlcli.cli.compare import print_tables
+    from dlcli.sweeps.summary import Summary, sparkline
 
     runs = info["runs"]
     summary = Summary.from_json(Path(info["path"]), info["summary"]) if info.get("summary") \

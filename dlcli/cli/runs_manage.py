@@ -1,7 +1,8 @@
 """``dlcli runs diff``, ``runs tag``, ``runs rm`` and ``runs export``: keeping run folders.
 
-Thin commands over :mod:`dlcli.housekeeping` and :mod:`dlcli.tracking`, registered on the
-``runs`` group by :mod:`dlcli.cli_runs`. Errors go through :func:`dlcli.cli_common.guarded`.
+Thin commands over :mod:`dlcli.runs.housekeeping` and :mod:`dlcli.tracking.export`,
+registered on the ``runs`` group by :mod:`dlcli.cli.runs`. Errors go through
+:func:`dlcli.cli.common.guarded`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dlcli.cli_common import complete_run_id
+from dlcli.cli.common import complete_run_id
 
 DirOpt = Annotated[Path, typer.Option(
     "--dir", "-d", envvar="DLCLI_RUNS_DIR",
@@ -31,9 +32,9 @@ def diff(a: RunArg, b: RunArg, root: DirOpt = Path("runs"), as_json: JsonOpt = F
 
     The config keys that differ (dotted), then every metric side by side with the change B - A.
     """
-    from dlcli.cli_common import guarded, out_console
-    from dlcli.housekeeping import diff_runs
+    from dlcli.cli.common import guarded, out_console
     from dlcli.runs import folder_id, read_run, resolve_run
+    from dlcli.runs.housekeeping import diff_runs
 
     def both() -> dict[str, Any]:
         infos = [read_run(resolve_run(ref, root)) for ref in (a, b)]
@@ -49,7 +50,7 @@ def diff(a: RunArg, b: RunArg, root: DirOpt = Path("runs"), as_json: JsonOpt = F
 
 
 def _print_diff(found: dict[str, Any], console: Any) -> None:
-    from dlcli.report import fmt
+    from dlcli.sweeps.summary import fmt
 
     for side in ("a", "b"):
         s = found[side]
@@ -74,7 +75,7 @@ def _shown(entry: dict[str, Any], side: str) -> str:
 
 
 def _change(m: dict[str, Any]) -> str:
-    from dlcli.report import fmt
+    from dlcli.sweeps.summary import fmt
 
     if m["change"] is None:
         return "-"
@@ -113,9 +114,9 @@ def tag(
     Prints the tags each run then has. A tag: 1 to 64 characters, no spaces. Filter with
     dlcli runs list --tag TAG.
     """
-    from dlcli.cli_common import guarded
-    from dlcli.housekeeping import retag
+    from dlcli.cli.common import guarded
     from dlcli.runs import resolve_run
+    from dlcli.runs.housekeeping import retag
 
     done = guarded(lambda: retag(resolve_run(run, root), tags or (), remove or ()))
     for path, now in done.items():
@@ -138,9 +139,9 @@ def rm(
     comparison, a symlink, or anything that is not a run or compare folder directly under
     --dir. Without a terminal, --yes is needed.
     """
-    from dlcli.cli_common import EXIT_USAGE, fail, guarded
-    from dlcli.housekeeping import plan_removal, remove, total_bytes
+    from dlcli.cli.common import EXIT_USAGE, fail, guarded
     from dlcli.runs import resolve_run
+    from dlcli.runs.housekeeping import plan_removal, remove, total_bytes
 
     plan = guarded(lambda: plan_removal([resolve_run(r, root, partial=False) for r in runs],
                                         root))
@@ -185,9 +186,9 @@ def export(
     A comparison becomes a parent run with one nested run per variant; a folder logged before,
     and unchanged since, is skipped. Exit 3 when the tracking store cannot be reached.
     """
-    from dlcli import tracking
-    from dlcli.cli_common import EXIT_USAGE, fail, guarded
+    from dlcli.cli.common import EXIT_USAGE, fail, guarded
     from dlcli.runs import list_runs, lock_owner, pid_alive, resolve_run
+    from dlcli.tracking import export as tracking
 
     if not mlflow:
         fail("runs export: give --mlflow URI (or set DLCLI_MLFLOW_URI)", EXIT_USAGE)

@@ -11,7 +11,7 @@ from dlcli.data.houses import Columns, dataset_from_parts, encode_houses, split_
 from dlcli.errors import DataError
 
 if TYPE_CHECKING:
-    from dlcli.config_data import HousesSyntheticData
+    from dlcli.config.data import HousesSyntheticData
 
 FRACTION_ROWS = 10_000  # the rows split when the config gives fractions
 FIRST_DAY = np.datetime64("2014-05-02")  # sales run from here over about 13 months

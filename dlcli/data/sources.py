@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.config_data import (
+from dlcli.config.data import (
     AnyData,
     CifarData,
     CifarSyntheticData,
@@ -83,7 +83,7 @@ def _landscape(cfg: LandscapeData, seed: int) -> Dataset:
     return landscape_dataset(cfg.function, cfg.start, cfg.noise)
 
 
-# Each loader takes its own section (dlcli.config_data): its keys and no others.
+# Each loader takes its own section (dlcli.config.data): its keys and no others.
 SOURCES: dict[str, Callable[[Any, int], Dataset]] = {
     "cifar10-synthetic": _cifar10_synthetic,
     "cifar10": _cifar10,

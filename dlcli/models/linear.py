@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcli import linalg
-from dlcli.linalg import matmul
 from dlcli.models.losses import LOSS_SUMS, l2_penalty, mse_loss, softmax_loss, svm_loss
+from dlcli.runtime import linalg
+from dlcli.runtime.linalg import matmul
 
 Params = dict[str, np.ndarray]
 CHUNK_VALUES = 4 << 20  # scores computed per chunk of rows when scoring many candidates
@@ -44,10 +44,10 @@ class LinearModel:
         minibatch, gathered here); ``out["W"]`` receives dW in place when it fits (the
         caller's array), else a new one is made.
 
-        The batch is cut into parts (:func:`dlcli.linalg.row_parts`: fixed by its size and the
-        machine, never by the threads in use), each part's ``X_p.T @ dscores_p`` computed on its
-        own thread, gathering its rows too, and the parts added in order: a step of a linear
-        model is ~1 ms, so one hand-off per step, not one per product."""
+        The batch is cut into parts (:func:`dlcli.runtime.linalg.row_parts`: fixed by its size
+        and the machine, never by the threads in use), each part's ``X_p.T @ dscores_p``
+        computed on its own thread, gathering its rows too, and the parts added in order: a
+        step of a linear model is ~1 ms, so one hand-off per step, not one per product."""
         W = params["W"]
         n = X.shape[0] if rows is None else len(rows)
         parts = linalg.row_parts(n)

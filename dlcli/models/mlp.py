@@ -8,7 +8,7 @@ A training step reuses its arrays: the hidden activations and their gradients li
 workspace kept per batch shape, and ``loss_and_grad(..., out=grads)`` writes the gradients into
 the caller's arrays. The arithmetic is the straightforward one, operation for operation (the
 tests compare the two bit for bit); only where results go changes. Every product goes through
-:func:`dlcli.linalg.matmul` (all cores, the same bits for any number of threads).
+:func:`dlcli.runtime.linalg.matmul` (all cores, the same bits for any number of threads).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from dlcli import linalg
-from dlcli.linalg import matmul
 from dlcli.models.linear import LossFn
 from dlcli.models.losses import l2_penalty
+from dlcli.runtime import linalg
+from dlcli.runtime.linalg import matmul
 
 Params = dict[str, np.ndarray]
 

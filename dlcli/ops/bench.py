@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.blas import limit_blas
 from dlcli.errors import UsageError
-from dlcli.ops import OPS, Args, describe_args, get_op
+from dlcli.ops.operations import OPS, Args, describe_args, get_op
+from dlcli.runtime.blas import limit_blas
 
 # ---------------------------------------------------------------------------------------------
 # bench: naive loops vs numpy over growing sizes, within a time budget.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.errors import UsageError
-from dlcli.ops import (
+from dlcli.ops.operations import (
     ShapeError,
     compare,
     naive_add_matrix_and_vector,

@@ -1,10 +1,10 @@
-"""The comparison page of ``report.html`` (see :mod:`dlcli.html_report`): what was chosen, the
+"""The comparison page of ``report.html`` (see :mod:`dlcli.report.page`): what was chosen, the
 variants' table (sortable, the chosen variant marked, each row linking to its section), mean ±
 std across seeds, the folder's plots, and a section per variant.
 
-The tables are the terminal's (:func:`dlcli.report.run_table`, ``group_table``), so the page and
-``dlcli compare`` never disagree. A summary.json that is missing or damaged leaves a note and
-the variants' own sections.
+The tables are the terminal's (:func:`dlcli.sweeps.summary.run_table`, ``group_table``), so
+the page and ``dlcli compare`` never disagree. A summary.json that is missing or damaged
+leaves a note and the variants' own sections.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dlcli.html_report import Page, cell, esc, run_body, table
-from dlcli.report import Summary, chosen_line, group_table, run_table, sort_rows, value
+from dlcli.report.page import Page, cell, esc, run_body, table
 from dlcli.runs import RunInfo
+from dlcli.sweeps.summary import Summary, chosen_line, group_table, run_table, sort_rows, value
 
 BROKEN = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from dlcli.errors import UsageError
-from dlcli.html_parts import SCRIPT, STYLE, metric_rows, result_facts, yaml_text
+from dlcli.report.parts import SCRIPT, STYLE, metric_rows, result_facts, yaml_text
 from dlcli.runs import RunInfo, read_run, write_atomic
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -174,6 +174,6 @@ def _css(status: str) -> str:
 
 
 def compare_body(info: RunInfo, page: Page) -> str:
-    from dlcli.html_compare import compare_sections
+    from dlcli.report.compare import compare_sections
 
     return compare_sections(info, page)

@@ -1,6 +1,6 @@
 """The pieces of ``report.html`` that are not about layout: its CSS and sorting script (both
 inline, allowed by hash in the page's Content-Security-Policy) and the text a page shows of a
-result.json and a config. Nothing here is escaped yet: :mod:`dlcli.html_report` escapes.
+result.json and a config. Nothing here is escaped yet: :mod:`dlcli.report.page` escapes.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ FACTS = ("iterations", "seed", "wall_time_s", "stopped_early", "kept", "rows_dro
 
 def metric_rows(metrics: Any) -> list[tuple[str, str, Any]]:
     """(name, shown, sort value) of a result's metrics, as the terminal tables format them."""
-    from dlcli.report import fmt
+    from dlcli.sweeps.summary import fmt
 
     if not isinstance(metrics, Mapping):
         return []
@@ -80,7 +80,7 @@ def metric_rows(metrics: Any) -> list[tuple[str, str, Any]]:
 
 def result_facts(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(name, text) of what a result.json says besides its metrics."""
-    from dlcli.report import fmt
+    from dlcli.sweeps.summary import fmt
 
     out = []
     for key in FACTS:

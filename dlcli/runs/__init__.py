@@ -212,7 +212,7 @@ def _read(path: Path, loader: Callable[[str], Any]) -> Any:
 
 
 def _yaml(text: str) -> Any:
-    from dlcli.safe_yaml import load
+    from dlcli.config.yaml_input import load
 
     return load(text, "config.yaml")
 

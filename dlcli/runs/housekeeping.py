@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import UsageError
-from dlcli.listing import tags_of
 from dlcli.runs import _kind, folder_lock, lock_owner, pid_alive, read_json, write_json
+from dlcli.runs.listing import tags_of
 
 MAX_TAG = 64
 MAX_NOTE = 2000
@@ -179,7 +179,7 @@ def plan_removal(folders: Iterable[Path], root: Path, now: float | None = None
 
 
 def _reused_by(folder: Path, real_root: Path, going: Sequence[Path]) -> str | None:
-    """A later comparison that reused a run of ``folder`` links to it (dlcli.reuse): deleting
+    """A later comparison that reused a run of ``folder`` links to it (dlcli.sweeps.reuse): deleting
     it would leave that comparison's row pointing at nothing, unless both go."""
     target = folder.resolve()
     leaving = {p.resolve() for p in going}

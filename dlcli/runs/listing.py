@@ -19,7 +19,7 @@ from dlcli.errors import UsageError
 from dlcli.metrics import higher_is_better
 from dlcli.metrics import rank_metric as rank_of_run
 from dlcli.metrics import report_metric as report_of_run
-from dlcli.report import METRIC_NAMES, Summary, rank_metric
+from dlcli.sweeps.summary import METRIC_NAMES, Summary, rank_metric
 
 COLUMNS = ("id", "kind", "name", "data", "model", "strategy", "status", "iterations", "seed",
            "wall_time_s", "started", "tags")

@@ -9,7 +9,7 @@ def describe() -> str:
     import numpy as np
 
     from dlcli import __version__
-    from dlcli.blas import blas_info
+    from dlcli.runtime.blas import blas_info
 
     blas = blas_info()
     kernel = f" ({blas['architecture']})" if blas.get("architecture") else ""

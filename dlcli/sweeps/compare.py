@@ -1,7 +1,7 @@
 """Run a sweep's variants into one compare folder: write each finished variant's row at once,
 link what already ran under the same ``--out`` root, resume what is missing, and finish with
-the plots. Where variants run is :mod:`dlcli.executors`; a search asked of Optuna (or pruned)
-goes through :mod:`dlcli.search_run`.
+the plots. Where variants run is :mod:`dlcli.sweeps.executors`; a search asked of Optuna (or pruned)
+goes through :mod:`dlcli.sweeps.search_run`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 
 import yaml
 
-from dlcli import reuse, safe_yaml
 from dlcli.callbacks import now_iso, versions
+from dlcli.config import yaml_input as safe_yaml
 from dlcli.errors import DlcliError, UsageError
-from dlcli.executors import Outcome, Runner, Task, executor, run_variant
-from dlcli.plan import Plan, Variant, config_hash
-from dlcli.report import Summary, make_row, write_summary
 from dlcli.runs import create_run_dir, folder_lock, read_json, write_atomic, write_json
+from dlcli.sweeps import reuse
+from dlcli.sweeps.executors import Outcome, Runner, Task, executor, run_variant
+from dlcli.sweeps.plan import Plan, Variant, config_hash
+from dlcli.sweeps.summary import Summary, make_row, write_summary
 
 __all__ = ["executor", "run_variant", "start", "load", "finished_rows", "run_plan", "finish"]
 
@@ -39,7 +40,7 @@ def start(plan: Plan, out: str | Path, command: str) -> Path:
     """Claim ``<out>/compare-<stamp>-<name>-<hex>/`` and freeze the plan into sweep.json (a
     ``--storage`` is opened first: one that cannot be is an error before any folder exists)."""
     if plan.needs_study and plan.search is not None and plan.search.storage:
-        from dlcli.study import open_storage
+        from dlcli.sweeps.study import open_storage
 
         open_storage(plan.search.storage)
     folder = create_run_dir(out, plan.name, prefix="compare-")
@@ -156,7 +157,7 @@ def run_plan(plan: Plan, folder: Path, runner: Runner, *,
         rows = Rows(summary, sort, on_row, fail_fast)
         try:
             if plan.needs_study:
-                from dlcli.search_run import run_study
+                from dlcli.sweeps.search_run import run_study
 
                 run_study(plan, folder, runner, done, rows, command)
             else:
@@ -228,24 +229,24 @@ def finish(summary: Summary, plan: Plan, sort: str | None = None,
         _plots(summary, plan)
     write_summary(summary, sort)
     try:
-        from dlcli.html_report import write_report
+        from dlcli.report.page import write_report
 
         write_report(summary.folder)
     except Exception as exc:
         summary.notes.append(f"report.html not written: {type(exc).__name__}: {exc}")
     if mlflow:
-        from dlcli.tracking import try_export_compare
+        from dlcli.tracking.export import try_export_compare
 
         try_export_compare(summary.folder, mlflow)
 
 
 def _plots(summary: Summary, plan: Plan) -> None:
-    from dlcli.plots import compare_plots
+    from dlcli.viz.plots import compare_plots
 
     try:
         compare_plots(summary)
         if plan.search is not None:
-            from dlcli.plots_search import search_plots
+            from dlcli.sweeps.plots import search_plots
 
             search_plots(summary, plan.search)
     except Exception as exc:  # the results are on disk already; a plot is a nicety

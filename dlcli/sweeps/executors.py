@@ -33,7 +33,7 @@ def run_variant(task: Mapping[str, Any], callbacks: Sequence[Any] = (),
     ``callbacks`` (a live display) only in this process: workers run without. ``threads``: of
     its matrix products (the numbers are the same bits for any count)."""
     from dlcli import runner
-    from dlcli.blas import pin_blas_for_good
+    from dlcli.runtime.blas import pin_blas_for_good
 
     # Pin BLAS for the whole worker process, not just this task: a Dask worker may run several
     # tasks in threads at once, and one task restoring the pool on exit must not un-pin another.
@@ -41,7 +41,7 @@ def run_variant(task: Mapping[str, Any], callbacks: Sequence[Any] = (),
     run_dir = Path(task["run_dir"])
     listener = None
     if task.get("study"):  # a pruned search: report to the trial, stop when it says so
-        from dlcli.study import TrialListener
+        from dlcli.sweeps.study import TrialListener
 
         listener = TrialListener(task["study"])
         callbacks = [*callbacks, listener]
@@ -76,8 +76,8 @@ def _failed(run_dir: Path, exc: Exception) -> dict[str, Any]:
 def threads_per_variant(jobs: int, scheduler: str | None, threads: int | None) -> int:
     """Each variant's threads: what was asked, else the cores shared among the jobs (serial:
     all of them; --jobs J: cores // J, so jobs x threads <= cores); on a Dask cluster 1 (its
-    workers set the parallelism). Any count gives the same numbers (dlcli.linalg)."""
-    from dlcli.linalg import CORES
+    workers set the parallelism). Any count gives the same numbers (dlcli.runtime.linalg)."""
+    from dlcli.runtime.linalg import CORES
 
     if threads is not None:
         return threads

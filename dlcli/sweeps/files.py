@@ -14,7 +14,7 @@ A sweep file::
 Expansion order: variants x grid points (last key fastest; or a random search's trials) x
 seeds. Precedence, lowest first: base, ``--set``, the variant, the grid point, the seed. A
 variant's ``name`` becomes the config's ``name``. Every variant is validated here, before
-anything runs; a search asked of Optuna (:mod:`dlcli.search`) has its bounds validated.
+anything runs; a search asked of Optuna (:mod:`dlcli.sweeps.search`) has its bounds validated.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from dlcli.config import (
     validate,
 )
 from dlcli.errors import ConfigError, UsageError
-from dlcli.plan import Plan, Variant, config_hash, label, show_value, slug
-from dlcli.search import Search, parse_search
-from dlcli.search_check import check_search, with_shortcuts
+from dlcli.sweeps.plan import Plan, Variant, config_hash, label, show_value, slug
+from dlcli.sweeps.search import Search, parse_search
+from dlcli.sweeps.search_check import check_search, with_shortcuts
 
 __all__ = ["Plan", "Variant", "config_hash", "show_value", "load_plan", "build_plan",
            "is_sweep_file", "parse_grid", "make_variant"]
@@ -64,7 +64,7 @@ class SweepFile(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=64, pattern=NAME)
     base: str | dict[str, Any]
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
-    search: Any = None  # checked by dlcli.search.parse_search
+    search: Any = None  # checked by dlcli.sweeps.search.parse_search
     variants: list[VariantSpec] | None = Field(None, min_length=1)
     seeds: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
 

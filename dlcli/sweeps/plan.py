@@ -1,5 +1,6 @@
 """A sweep as data: the frozen :class:`Variant` runs of a :class:`Plan`, their hashes, labels and
-folder names. :mod:`dlcli.sweep` reads sweep files into plans; :mod:`dlcli.compare` runs them.
+folder names. :mod:`dlcli.sweeps.files` reads sweep files into plans;
+:mod:`dlcli.sweeps.compare` runs them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dlcli.search import Search
+from dlcli.sweeps.search import Search
 
 
 @dataclass(frozen=True)

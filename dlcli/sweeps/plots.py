@@ -1,4 +1,5 @@
-"""A search's pictures, beside summary.csv (matplotlib imported by :func:`dlcli.plots.new_figure`):
+"""A search's pictures, beside summary.csv (matplotlib imported by
+:func:`dlcli.viz.plots.new_figure`):
 
 - ``search-params.png``: the validation metric against each searched key, one dot per trial,
   coloured by status (log axis for log-scale keys): the course's "visualize the
@@ -17,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.plots import new_figure
-from dlcli.report import Summary, value
-from dlcli.search import Search
+from dlcli.sweeps.search import Search
+from dlcli.sweeps.summary import Summary, value
+from dlcli.viz.plots import new_figure
 
 FILES = ("search-params.png", "search-scatter.png", "search-progress.png")
 COLOURS = {"completed": "C0", "pruned": "C1"}  # anything else (failed, diverged...): red

@@ -17,9 +17,9 @@ from typing import Any
 
 from dlcli.config import apply_sets
 from dlcli.errors import UsageError
-from dlcli.plan import Plan
-from dlcli.report import Summary, value
-from dlcli.search import Dist
+from dlcli.sweeps.plan import Plan
+from dlcli.sweeps.search import Dist
+from dlcli.sweeps.summary import Summary, value
 
 MARGIN = 0.25  # of the best trials' span, on each side
 MIN_DECADES = math.log10(2)  # a log-scale key's range grows by at least x2 on each side
@@ -29,8 +29,8 @@ def refine_plan(folder: Path, *, top: int = 5, trials: int | None = None,
                 sets: Sequence[str] = (), storage: str | None = None,
                 reuse: bool = True) -> tuple[Plan, str]:
     """The refined plan (its sweep file in ``plan.origin``) and a line saying what it searches."""
-    from dlcli.compare import finished_rows, load
-    from dlcli.sweep import build_plan
+    from dlcli.sweeps.compare import finished_rows, load
+    from dlcli.sweeps.files import build_plan
 
     old = load(folder, "--refine")
     if not old.grid_keys:

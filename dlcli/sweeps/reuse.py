@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dlcli import safe_yaml
+from dlcli.config import yaml_input as safe_yaml
 from dlcli.errors import DlcliError
-from dlcli.plan import Variant, config_hash
-from dlcli.report import make_row
 from dlcli.runs import read_json
+from dlcli.sweeps.plan import Variant, config_hash
+from dlcli.sweeps.summary import make_row
 
 
 def completed_runs(root: Path, skip: Path) -> dict[str, Path]:

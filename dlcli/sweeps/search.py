@@ -1,6 +1,6 @@
 """The ``search:`` section of a sweep file: distributions over config keys, drawn up front
 (``sampler: random``) or asked of Optuna one trial at a time (``sampler: tpe``, see
-:mod:`dlcli.search_run`)::
+:mod:`dlcli.sweeps.search_run`)::
 
     search:
       trials: 50
@@ -97,7 +97,7 @@ class Dist:
         """A drawn value as labels name it: ``3.2e-07``, ``1.1e+04``, ``128``, ``[256]``."""
         if isinstance(value, float) and self.kind != "choice":
             return f"{value:.2g}"
-        from dlcli.plan import show_value
+        from dlcli.sweeps.plan import show_value
 
         return show_value(value)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dlcli import safe_yaml
 from dlcli.config import did_you_mean, validate
+from dlcli.config import yaml_input as safe_yaml
 from dlcli.errors import ConfigError, UsageError
-from dlcli.search import EXTRA, KINDS
+from dlcli.sweeps.search import EXTRA, KINDS
 
 if TYPE_CHECKING:
-    from dlcli.plan import Plan
+    from dlcli.sweeps.plan import Plan
 
 MAX_RUNS = 10_000
 
@@ -20,7 +20,7 @@ MAX_RUNS = 10_000
 def check_search(plan: Plan, where: str) -> None:
     """Every bound (and every choice) of every key, in every variant, is a valid value of its
     key; a search asked of Optuna has Optuna and one seed per trial."""
-    from dlcli.sweep import VariantSpec, _resolve_raw
+    from dlcli.sweeps.files import VariantSpec, _resolve_raw
 
     search, recipe = plan.search, plan.recipe or {}
     if search is None:
@@ -116,7 +116,7 @@ def with_shortcuts(section: Any, samples: Sequence[str], trials: int | None) -> 
 def probe_config(plan: Plan, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A resolved config of the plan with every searched key at its first bound (or choice):
     what a search's task, metric and pruner rungs are read from before any trial exists."""
-    from dlcli.sweep import make_variant, shower
+    from dlcli.sweeps.files import make_variant, shower
 
     if plan.variants:
         return plan.variants[0].config

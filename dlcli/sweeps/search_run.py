@@ -23,16 +23,16 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from dlcli import reuse
-from dlcli import study as st
-from dlcli.compare import Rows, clear, resumable, survive, task
 from dlcli.errors import DlcliError
-from dlcli.executors import Runner, Task
-from dlcli.plan import Plan, Variant, config_hash
-from dlcli.report import make_row
 from dlcli.runs import read_json, write_json
-from dlcli.search_check import probe_config
-from dlcli.sweep import make_variant, shower
+from dlcli.sweeps import reuse
+from dlcli.sweeps import study as st
+from dlcli.sweeps.compare import Rows, clear, resumable, survive, task
+from dlcli.sweeps.executors import Runner, Task
+from dlcli.sweeps.files import make_variant, shower
+from dlcli.sweeps.plan import Plan, Variant, config_hash
+from dlcli.sweeps.search_check import probe_config
+from dlcli.sweeps.summary import make_row
 
 
 def run_study(plan: Plan, folder: Path, runner: Runner, done: Mapping[int, dict[str, Any]],

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import UsageError
-from dlcli.search import EXTRA, Search
+from dlcli.sweeps.search import EXTRA, Search
 from dlcli.train import Callback, Record, RunStart, StopRun
 
 STUDY_FILE = "study.journal"

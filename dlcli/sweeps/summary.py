@@ -1,7 +1,7 @@
 """Summaries of a comparison: one row per variant, mean ± std across seeds, the ranking and the
 chosen variant, sorting, the ``summary.{csv,json,md}`` writers and the terminal sparkline. The
-plots are in :mod:`dlcli.plots` (matplotlib is imported only there); the ``runs list`` rows in
-:mod:`dlcli.listing`.
+plots are in :mod:`dlcli.viz.plots` (matplotlib is imported only there); the ``runs list`` rows in
+:mod:`dlcli.runs.listing`.
 
 Choose on validation, report test once: rows and groups are ranked by the validation metric
 (:func:`dlcli.metrics.rank_metric`; the final loss without a validation split), the test metric
@@ -64,7 +64,8 @@ def _why_not_validation(rows: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def make_row(variant: Any, result: Mapping[str, Any]) -> dict[str, Any]:
-    """The summary row of one finished variant (a :class:`dlcli.sweep.Variant`) from its result."""
+    """The summary row of one finished variant (a :class:`dlcli.sweeps.plan.Variant`) from its
+    result."""
     return {
         "index": variant.index, "label": variant.label, "variant": variant.name, **variant.grid,
         "seed": variant.seed,
@@ -176,7 +177,7 @@ class Summary:
 def group_label(row: Mapping[str, Any], grid_keys: Sequence[str]) -> str:
     """A variant across its seeds, as its runs' labels name it without the seed:
     ``momentum lr=1e-06``."""
-    from dlcli.sweep import show_value
+    from dlcli.sweeps.files import show_value
 
     leaves = [k.rsplit(".", 1)[-1] for k in grid_keys]
     parts = [str(row["variant"])]
@@ -305,7 +306,7 @@ def run_table(summary: Summary, sort: str | None = None, extra: Mapping[str, str
             "wall_time_s"]
     if key not in cols and key != "index":
         cols.insert(cols.index(metrics[-1]) + 1, key)
-    from dlcli.sweep import show_value
+    from dlcli.sweeps.files import show_value
 
     rows = sort_rows(summary.rows, sort or metric, summary.grid_keys)
     cells = [[show_value(value(r, c)) if c in summary.grid_keys else _cell(c, r)

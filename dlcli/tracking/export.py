@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dlcli import tracking_records as records
 from dlcli.errors import DlcliError, EnvironmentFailure, UsageError
+from dlcli.tracking import records
 from dlcli.train import Callback, Outcome
 
 EXTRA = "pip install 'dlcli[mlflow]'"

@@ -1,4 +1,4 @@
-"""What a dlcli folder becomes in MLflow (see :mod:`dlcli.tracking`): a run's tags, params,
+"""What a dlcli folder becomes in MLflow (see :mod:`dlcli.tracking.export`): a run's tags, params,
 metric curves and files, logged with an MlflowClient in batches; a comparison's parent run.
 mlflow is imported by the functions that need it (this module is imported by tracking only).
 """
@@ -83,7 +83,7 @@ def log_run(client: Any, exp: str, info: Any, parent: str | None,
 
 
 def _tags(info: Any, res: Mapping[str, Any]) -> dict[str, str]:
-    from dlcli.listing import tags_of
+    from dlcli.runs.listing import tags_of
 
     tags = {"dlcli.run_id": folder_id(info.path), "dlcli.status": str(res.get("status",
                                                                        "incomplete")),
@@ -101,7 +101,7 @@ def _mlflow_key(tag: str) -> bool:
 
 
 def _params(config: Mapping[str, Any]) -> dict[str, str]:
-    from dlcli.housekeeping import flatten
+    from dlcli.runs.housekeeping import flatten
 
     def text(v: Any) -> str:
         return v if isinstance(v, str) else json.dumps(v, default=str)

@@ -1,6 +1,6 @@
 """The PNG plots: one run's ``loss.png`` (the course's figure: the loss above the training and
 validation metric), and a comparison's ``loss.png`` and ``metric.png``. A run's ``weights.png``
-is in :mod:`dlcli.plots_weights`.
+is in :mod:`dlcli.viz.weights`.
 
 matplotlib is imported inside the functions (``dlcli --help`` stays fast) and used through its
 object API with the Agg canvas: no pyplot, no global state, safe in worker processes.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dlcli.curves import Curves, moving_average, read_curves, window_for
-from dlcli.report import Summary, value
+from dlcli.sweeps.summary import Summary, value
+from dlcli.viz.curves import Curves, moving_average, read_curves, window_for
 
 DECADES = 10.0  # a log axis once the positive losses span at least this ratio
 MAX_LEGEND = 12  # more variants than this: no legend (it would hide the curves)
@@ -152,7 +152,7 @@ def compare_plots(summary: Summary) -> None:
 
 
 def _group_of(summary: Summary, row: dict[str, Any]) -> str:
-    from dlcli.sweep import show_value
+    from dlcli.sweeps.files import show_value
 
     parts = [str(row["variant"])] if len({r["variant"] for r in summary.rows}) > 1 else []
     parts += [f"{k.rsplit('.', 1)[-1]}={show_value(row[k])}" for k in summary.grid_keys]

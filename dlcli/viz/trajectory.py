@@ -75,7 +75,7 @@ def write_csv(path: Path, points: np.ndarray, land: Landscape) -> None:
 def plot(path: Path, points: np.ndarray, land: Landscape, title: str) -> None:
     """Contours of f over the landscape's box with the path ``points (T, 2)`` on top."""
 
-    from dlcli.plots import new_figure
+    from dlcli.viz.plots import new_figure
 
     xs = np.linspace(*land.xlim, 300)
     ys = np.linspace(*land.ylim, 300)

@@ -94,7 +94,7 @@ def _title(cfg: Config) -> str:
 
 def _templates(params: Params, data: Dataset, cfg: Config) -> Any:
     """The ten class templates, two rows of five, each named under it."""
-    from dlcli.plots import new_figure
+    from dlcli.viz.plots import new_figure
 
     imgs = as_images(params["W"])
     names = [plain(str(n)) for n in data.info.get("class_names") or []]
@@ -117,7 +117,7 @@ def _templates(params: Params, data: Dataset, cfg: Config) -> Any:
 
 def _first_layer(params: Params, data: Dataset, cfg: Config) -> Any:
     """The first MLP layer's units (the first MAX_UNITS), each an image rescaled on its own."""
-    from dlcli.plots import new_figure
+    from dlcli.viz.plots import new_figure
 
     w1 = params["W1"]
     shown = min(MAX_UNITS, w1.shape[1])
@@ -149,7 +149,7 @@ def _coefficients(params: Params, data: Dataset, cfg: Config) -> Any:
     """
     from matplotlib.ticker import MaxNLocator
 
-    from dlcli.plots import new_figure
+    from dlcli.viz.plots import new_figure
 
     names = [plain(n) for n in data.feature_names or []]
     w = np.asarray(params["W"][:, 0], dtype=np.float64) * float(data.info["target_std"])
