@@ -125,14 +125,15 @@ def compare(plan: Plan | str | Path, *, out: str | Path = "runs", jobs: int = 1,
     ``report.html`` at the end.
     """
     from dlcli.sweeps import compare as runner
+    from dlcli.sweeps.run import run_plan
 
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     check_sort(sort, plan.grid_keys)
     with runner.executor(jobs, scheduler, connect_timeout, display, threads) as run:
         command = command or shlex.join(sys.argv)
         folder = runner.start(plan, out, command)
-        return runner.run_plan(plan, folder, run, fail_fast=fail_fast, sort=sort, on_row=on_row,
-                               command=command, mlflow=mlflow)
+        return run_plan(plan, folder, run, fail_fast=fail_fast, sort=sort, on_row=on_row,
+                        command=command, mlflow=mlflow)
 
 
 def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
@@ -141,15 +142,15 @@ def resume(folder: str | Path, *, jobs: int = 1, scheduler: str | None = None,
            threads: int | None = None, mlflow: str | None = None) -> Summary:
     """Run the variants of a compare folder that have not completed (matched by config hash)."""
     from dlcli.sweeps import compare as runner
+    from dlcli.sweeps.run import run_plan
 
     folder = Path(folder)
     plan = runner.load(folder)
     check_sort(sort, plan.grid_keys)
     with runner.executor(jobs, scheduler, connect_timeout, display, threads) as run:
         done = runner.finished_rows(folder, plan)
-        return runner.run_plan(plan, folder, run, done=done, fail_fast=fail_fast, sort=sort,
-                               on_row=on_row, command=command or shlex.join(sys.argv),
-                               mlflow=mlflow)
+        return run_plan(plan, folder, run, done=done, fail_fast=fail_fast, sort=sort,
+                        on_row=on_row, command=command or shlex.join(sys.argv), mlflow=mlflow)
 
 
 # --------------------------------------------------------------------------- browsing runs

@@ -343,7 +343,9 @@ def test_a_broken_executor_keeps_the_rows_so_far(tmp_path):
         raise RuntimeError("A worker process was terminated abruptly (OOM?)")
 
     folder = compare.start(plan, tmp_path / "runs", "test")
-    summary = compare.run_plan(plan, folder, dies_after_one)
+    from dlcli.sweeps.run import run_plan
+
+    summary = run_plan(plan, folder, dies_after_one)
     assert [r["variant"] for r in summary.rows] == ["sgd"] and not summary.interrupted
     assert summary.notes == ["the workers stopped: RuntimeError: A worker process was "
                              "terminated abruptly (OOM?)"]

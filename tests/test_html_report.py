@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from dlcli.cli.report import report
 from dlcli.errors import UsageError
-from dlcli.report import page as html_report
+from dlcli.report import blocks as html_blocks
 from dlcli.report.page import write_report
 from dlcli.sweeps.summary import Summary
 
@@ -187,7 +187,7 @@ def test_strings_from_files_are_escaped_and_only_real_pngs_inside_are_embedded(t
 
 def test_images_past_the_budget_are_linked_not_embedded(tmp_path, monkeypatch):
     folder = make_compare(tmp_path, variants=("sgd",), seeds=(0,))
-    monkeypatch.setattr(html_report, "MAX_IMAGES", 2 * len(tiny_png()))
+    monkeypatch.setattr(html_blocks, "MAX_IMAGES", 2 * len(tiny_png()))
     (tmp_path / "elsewhere").mkdir()
     text = write_report(folder, tmp_path / "elsewhere" / "r.html").read_text()
     page = Page(text)

@@ -23,7 +23,7 @@ def _no_plots(monkeypatch) -> None:
     """No PNGs (matplotlib is most of a tiny run's time) where a test does not look at them."""
     from dlcli.train import Callback
 
-    monkeypatch.setattr("dlcli.sweeps.compare._plots", lambda summary, plan: None)
+    monkeypatch.setattr("dlcli.sweeps.run._plots", lambda summary, plan: None)
     monkeypatch.setattr("dlcli.runner.LossPlot", lambda path: Callback())
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dlcli.cli import runs_manage as manage
+import dlcli.cli.runs_manage as manage
 from dlcli.cli.common import complete_run_id
 
 runs_app = typer.Typer(help="Browse and keep run folders: list, show, diff, tag, rm, export.",

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dlcli.config import yaml_input as safe_yaml
+import dlcli.config.yaml_input as safe_yaml
 from dlcli.config.messages import describe_error
 from dlcli.config.schema import Config
 from dlcli.errors import ConfigError

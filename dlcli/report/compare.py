@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dlcli.report.page import Page, cell, esc, run_body, table
+from dlcli.report.blocks import Page, cell, esc, run_body, table
 from dlcli.runs import RunInfo
 from dlcli.sweeps.summary import Summary, chosen_line, group_table, run_table, sort_rows, value
 

@@ -1,14 +1,13 @@
-"""Run a sweep's variants into one compare folder: write each finished variant's row at once,
-link what already ran under the same ``--out`` root, resume what is missing, and finish with
-the plots. Where variants run is :mod:`dlcli.sweeps.executors`; a search asked of Optuna (or pruned)
-goes through :mod:`dlcli.sweeps.search_run`.
+"""A compare folder: claimed and frozen (sweep.json), its finished rows read back, the variants
+that can continue from a checkpoint, the tasks handed to the executors, the rows written as they
+arrive, and what already ran under the same ``--out`` root linked. Running a plan through them is
+:mod:`dlcli.sweeps.run`; where variants run, :mod:`dlcli.sweeps.executors`.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import closing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,13 @@ import yaml
 from dlcli.callbacks import now_iso, versions
 from dlcli.config import yaml_input as safe_yaml
 from dlcli.errors import DlcliError, UsageError
-from dlcli.runs import create_run_dir, folder_lock, read_json, write_atomic, write_json
+from dlcli.runs import create_run_dir, read_json, write_atomic, write_json
 from dlcli.sweeps import reuse
-from dlcli.sweeps.executors import Outcome, Runner, Task, executor, run_variant
+from dlcli.sweeps.executors import Outcome, Task, executor, run_variant
 from dlcli.sweeps.plan import Plan, Variant, config_hash
 from dlcli.sweeps.summary import Summary, make_row, write_summary
 
-__all__ = ["executor", "run_variant", "start", "load", "finished_rows", "run_plan", "finish"]
+__all__ = ["executor", "run_variant", "start", "load", "finished_rows"]
 
 SWEEP_FILE = "sweep.json"
 ORIGIN_FILE = "search.yaml"  # the sweep file a refined search made, to run it again
@@ -142,53 +141,6 @@ class Rows:
         return self.summary.interrupted or (self.fail_fast and row["status"] not in FINE)
 
 
-def run_plan(plan: Plan, folder: Path, runner: Runner, *,
-             done: Mapping[int, dict[str, Any]] | None = None, fail_fast: bool = False,
-             sort: str | None = None, on_row: OnRow | None = None, command: str = "",
-             mlflow: str | None = None) -> Summary:
-    """Run every variant not in ``done``; each row is written to the summaries as it arrives.
-    ``command`` (the compare command line) goes into each run's result.json; ``mlflow``: a
-    tracking URI the finished comparison is logged to."""
-    done = done or {}
-    with folder_lock(folder, "in use by another dlcli compare"):
-        summary = Summary(folder, plan.name, plan.grid_keys, plan.total,
-                          rows=[done[i] for i in sorted(done)])
-        write_summary(summary, sort)
-        rows = Rows(summary, sort, on_row, fail_fast)
-        try:
-            if plan.needs_study:
-                from dlcli.sweeps.search_run import run_study
-
-                run_study(plan, folder, runner, done, rows, command)
-            else:
-                _run_pending(plan, folder, runner, done, rows, command)
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finish(summary, plan, sort, mlflow)
-        return summary
-
-
-def _run_pending(plan: Plan, folder: Path, runner: Runner, done: Mapping[int, dict[str, Any]],
-                 rows: Rows, command: str) -> None:
-    pending = [v for v in plan.variants if v.index not in done]
-    reused = reuse_runs(plan, folder, pending)
-    for row in reused:
-        if rows.add(row):
-            return
-    linked = {row["index"] for row in reused}
-    pending = [v for v in pending if v.index not in linked]
-    again = {v.index for v in pending if resumable(folder / v.folder, v)}
-    for v in pending:
-        if v.index not in again:
-            clear(folder / v.folder)
-    by_index = {v.index: v for v in plan.variants}
-    tasks = [task(folder, v, command, v.index in again) for v in pending]
-    with closing(runner(tasks)) as outcomes:
-        for index, result in survive(outcomes, rows.summary):
-            if rows.add(make_row(by_index[index], result)):
-                break
-
-
 def reuse_runs(plan: Plan, folder: Path, pending: list[Variant]) -> list[dict[str, Any]]:
     """Rows of the pending variants that completed before under the same ``--out`` root, each
     linked into this folder (nothing when the plan says ``--rerun``)."""
@@ -217,37 +169,3 @@ def survive(outcomes: Iterator[Outcome], summary: Summary) -> Iterator[Outcome]:
             summary.notes.append(f"the workers stopped: {type(exc).__name__}: {text}")
             return
         yield outcome
-
-
-def finish(summary: Summary, plan: Plan, sort: str | None = None,
-           mlflow: str | None = None) -> None:
-    """The end of a comparison, once every row is in (or it was interrupted): the plots, then
-    the summaries once more (they link the plots, or say interrupted), then what reads the
-    whole folder: report.html, and the MLflow export when asked. None of these can cost the
-    comparison its results: a failure is a note."""
-    if not summary.interrupted:
-        _plots(summary, plan)
-    write_summary(summary, sort)
-    try:
-        from dlcli.report.page import write_report
-
-        write_report(summary.folder)
-    except Exception as exc:
-        summary.notes.append(f"report.html not written: {type(exc).__name__}: {exc}")
-    if mlflow:
-        from dlcli.tracking.export import try_export_compare
-
-        try_export_compare(summary.folder, mlflow)
-
-
-def _plots(summary: Summary, plan: Plan) -> None:
-    from dlcli.viz.plots import compare_plots
-
-    try:
-        compare_plots(summary)
-        if plan.search is not None:
-            from dlcli.sweeps.plots import search_plots
-
-            search_plots(summary, plan.search)
-    except Exception as exc:  # the results are on disk already; a plot is a nicety
-        summary.notes.append(f"plots not written: {type(exc).__name__}: {exc}")

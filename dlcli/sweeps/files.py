@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,29 +33,19 @@ from dlcli.config import (
     describe_error,
     did_you_mean,
     read_yaml_mapping,
-    set_path,
-    validate,
 )
 from dlcli.errors import ConfigError, UsageError
-from dlcli.sweeps.plan import Plan, Variant, config_hash, label, show_value, slug
+from dlcli.sweeps.labels import show_value, slug
+from dlcli.sweeps.plan import Plan, Variant, config_hash
 from dlcli.sweeps.search import Search, parse_search
 from dlcli.sweeps.search_check import check_search, with_shortcuts
+from dlcli.sweeps.variants import NAME, VariantSpec, absolute_paths, make_variant, shower
 
 __all__ = ["Plan", "Variant", "config_hash", "show_value", "load_plan", "build_plan",
            "is_sweep_file", "parse_grid", "make_variant"]
 
 SWEEP_KEYS = ("base", "sweep", "search", "variants", "seeds")  # any makes a file a sweep file
 MAX_VARIANTS = 10_000
-NAME = r"^[A-Za-z0-9._-]+$"
-PATH_KEYS = ("path", "cache_dir")  # data keys holding a file or folder
-Show = Callable[[str, Any], str]
-
-
-class VariantSpec(BaseModel):
-    """One named partial override; every key but ``name`` is a config key (nested or dotted)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    name: str = Field(min_length=1, max_length=64, pattern=NAME)
 
 
 class SweepFile(BaseModel):
@@ -113,7 +102,7 @@ def build_plan(raw: Mapping[str, Any], source: str, folder: Path, name: str, *,
     where = source + (" (with --set)" if sets else "")
     search = None if section is None else parse_search(section, where, base.get("seed"),
                                                        storage)
-    recipe = {"base": _absolute_paths(copy.deepcopy(base)),
+    recipe = {"base": absolute_paths(copy.deepcopy(base)),
               "variants": [v.model_dump() for v in spec.variants] if spec.variants else None,
               "seeds": spec.seeds}
     plan = Plan(spec.name or name, source, list(spec.sweep) if search is None else search.keys,
@@ -218,77 +207,6 @@ def math_prod(sizes: Iterator[int]) -> int:
     for size in sizes:
         total *= size
     return total
-
-
-def shower(search: Search | None) -> Show:
-    """How a key's value is shown in labels: a search's drawn floats with 2 digits."""
-    if search is None:
-        return lambda key, value: show_value(value)
-    return lambda key, value: search.params[key].show(value)
-
-
-def make_variant(index: int, base: Mapping[str, Any], vspec: Any, point: Mapping[str, Any],
-                 seed: int | None, source: str, width: int, show: Show) -> Variant:
-    """One validated variant: base, the variant's overrides (a VariantSpec or its dict), the
-    point's values, the seed."""
-    if isinstance(vspec, Mapping):
-        vspec = VariantSpec.model_validate(vspec)
-    raw = _resolve_raw(base, vspec, point, seed, source)
-    where = f"{source} (variant {label(raw.get('name'), _shown(point, show), seed)})"
-    cfg = validate(raw, where).model_dump(mode="json")
-    grid = {k: _lookup(cfg, k) for k in point}
-    text = label(cfg["name"], _shown(grid, show), seed)
-    return Variant(index, cfg["name"], grid, cfg["seed"], text,
-                   f"{index:0{width}d}-{slug(text)}", config_hash(cfg), cfg, raw)
-
-
-def _shown(point: Mapping[str, Any], show: Show) -> dict[str, str]:
-    return {k: show(k, v) for k, v in point.items()}
-
-
-def _resolve_raw(base: Mapping[str, Any], vspec: VariantSpec | None, point: Mapping[str, Any],
-                 seed: int | None, source: str) -> dict[str, Any]:
-    raw = copy.deepcopy(dict(base))
-    if vspec is not None:
-        for path, value in _leaves(vspec.model_extra or {}):
-            set_path(raw, path, copy.deepcopy(value), f"{source}: variant {vspec.name!r}")
-        raw["name"] = vspec.name
-    for key, value in point.items():
-        set_path(raw, key.split("."), copy.deepcopy(value), f"{source}: sweep key {key!r}")
-    if seed is not None:
-        raw["seed"] = seed
-    return _absolute_paths(raw)
-
-
-def _absolute_paths(raw: dict[str, Any]) -> dict[str, Any]:
-    """Relative data paths are from the working directory of ``dlcli compare``; freeze them
-    as absolute so a worker started elsewhere (a Dask worker) reads the same files."""
-    data = raw.get("data")
-    if not isinstance(data, dict):
-        return raw
-    for key in PATH_KEYS:
-        value = data.get(key)
-        if isinstance(value, str) and value and not value.startswith("~"):
-            data[key] = os.path.abspath(value)
-    return raw
-
-
-def _leaves(mapping: Mapping[str, Any], prefix: tuple[str, ...] = ()
-            ) -> Iterator[tuple[list[str], Any]]:
-    """Nested and dotted keys alike, as (path, value) pairs; a section is merged, not replaced."""
-    for key, value in mapping.items():
-        path = (*prefix, *str(key).split("."))
-        if isinstance(value, Mapping) and value:
-            yield from _leaves(value, path)
-        else:
-            yield list(path), value
-
-
-def _lookup(cfg: Mapping[str, Any], key: str) -> Any:
-    node: Any = cfg
-    for part in key.split("."):
-        node = node[part]
-    return node
 
 
 def _check_unique(variants: list[Variant], source: str) -> None:

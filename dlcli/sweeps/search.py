@@ -97,7 +97,7 @@ class Dist:
         """A drawn value as labels name it: ``3.2e-07``, ``1.1e+04``, ``128``, ``[256]``."""
         if isinstance(value, float) and self.kind != "choice":
             return f"{value:.2g}"
-        from dlcli.sweeps.plan import show_value
+        from dlcli.sweeps.labels import show_value
 
         return show_value(value)
 

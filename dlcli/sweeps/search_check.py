@@ -13,6 +13,7 @@ from dlcli.sweeps.search import EXTRA, KINDS
 
 if TYPE_CHECKING:
     from dlcli.sweeps.plan import Plan
+from dlcli.sweeps.variants import VariantSpec, make_variant, resolve_raw, shower
 
 MAX_RUNS = 10_000
 
@@ -20,8 +21,6 @@ MAX_RUNS = 10_000
 def check_search(plan: Plan, where: str) -> None:
     """Every bound (and every choice) of every key, in every variant, is a valid value of its
     key; a search asked of Optuna has Optuna and one seed per trial."""
-    from dlcli.sweeps.files import VariantSpec, _resolve_raw
-
     search, recipe = plan.search, plan.recipe or {}
     if search is None:
         return
@@ -46,7 +45,7 @@ def check_search(plan: Plan, where: str) -> None:
         for key in search.keys:
             dist = search.params[key]
             for value in dist.probes():
-                raw = _resolve_raw(recipe["base"], vspec, {key: value}, seeds[0], where)
+                raw = resolve_raw(recipe["base"], vspec, {key: value}, seeds[0], where)
                 validate(raw, f"{where}: search.params.{key} ({dist.kind} value {value!r}"
                               f"{named})")
 
@@ -116,8 +115,6 @@ def with_shortcuts(section: Any, samples: Sequence[str], trials: int | None) -> 
 def probe_config(plan: Plan, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A resolved config of the plan with every searched key at its first bound (or choice):
     what a search's task, metric and pruner rungs are read from before any trial exists."""
-    from dlcli.sweeps.files import make_variant, shower
-
     if plan.variants:
         return plan.variants[0].config
     search, recipe = plan.search, plan.recipe or {}

@@ -29,10 +29,10 @@ from dlcli.sweeps import reuse
 from dlcli.sweeps import study as st
 from dlcli.sweeps.compare import Rows, clear, resumable, survive, task
 from dlcli.sweeps.executors import Runner, Task
-from dlcli.sweeps.files import make_variant, shower
 from dlcli.sweeps.plan import Plan, Variant, config_hash
 from dlcli.sweeps.search_check import probe_config
 from dlcli.sweeps.summary import make_row
+from dlcli.sweeps.variants import make_variant, shower
 
 
 def run_study(plan: Plan, folder: Path, runner: Runner, done: Mapping[int, dict[str, Any]],

@@ -177,7 +177,7 @@ class Summary:
 def group_label(row: Mapping[str, Any], grid_keys: Sequence[str]) -> str:
     """A variant across its seeds, as its runs' labels name it without the seed:
     ``momentum lr=1e-06``."""
-    from dlcli.sweeps.files import show_value
+    from dlcli.sweeps.labels import show_value
 
     leaves = [k.rsplit(".", 1)[-1] for k in grid_keys]
     parts = [str(row["variant"])]
@@ -306,7 +306,7 @@ def run_table(summary: Summary, sort: str | None = None, extra: Mapping[str, str
             "wall_time_s"]
     if key not in cols and key != "index":
         cols.insert(cols.index(metrics[-1]) + 1, key)
-    from dlcli.sweeps.files import show_value
+    from dlcli.sweeps.labels import show_value
 
     rows = sort_rows(summary.rows, sort or metric, summary.grid_keys)
     cells = [[show_value(value(r, c)) if c in summary.grid_keys else _cell(c, r)

@@ -152,7 +152,7 @@ def compare_plots(summary: Summary) -> None:
 
 
 def _group_of(summary: Summary, row: dict[str, Any]) -> str:
-    from dlcli.sweeps.files import show_value
+    from dlcli.sweeps.labels import show_value
 
     parts = [str(row["variant"])] if len({r["variant"] for r in summary.rows}) > 1 else []
     parts += [f"{k.rsplit('.', 1)[-1]}={show_value(row[k])}" for k in summary.grid_keys]
