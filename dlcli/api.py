@@ -20,7 +20,8 @@ from dlcli.models import Model, build_model
 from dlcli.numgrad import estimate_seconds, human_seconds
 from dlcli.runtime import linalg
 from dlcli.sweeps.files import Plan, load_plan
-from dlcli.sweeps.summary import Summary, check_sort
+from dlcli.sweeps.summary import Summary
+from dlcli.sweeps.tables import check_sort
 from dlcli.train import Callback, streams
 
 __all__ = ["load_config", "load_data", "train", "resume_run", "gradcheck", "Config",

@@ -14,8 +14,8 @@ import numpy as np
 
 from dlcli import __version__
 from dlcli.config import to_yaml
+from dlcli.events import Callback, Outcome, Record, RunStart, Snapshot
 from dlcli.runs import save_params, write_atomic, write_json
-from dlcli.train import Callback, Outcome, Record, RunStart, Snapshot
 
 # + the training metric's column (train_accuracy or train_r2; none for a landscape) and the
 # validation metric's (val_accuracy, val_r2 or neg_loss)

@@ -166,8 +166,9 @@ def restore(tree: Mapping[str, Any], template: Mapping[str, np.ndarray], n_train
     """A :class:`dlcli.train.Snapshot` from a loaded checkpoint, every value checked against
     the run: ``template`` is the model's initial params (names, shapes, dtypes), ``n_train``
     bounds the row indices."""
+    from dlcli.events import Snapshot
     from dlcli.strategies import STATES, DescentState, LocalSearchState, RandomSearchState
-    from dlcli.train import Snapshot, Watch
+    from dlcli.watch import Watch
 
     name = tree.get("strategy")
     if name not in STATES:

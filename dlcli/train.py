@@ -12,140 +12,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
-from dlcli.config import GRADIENT_STRATEGIES, Config
+from dlcli.config import Config
 from dlcli.data import Dataset
+from dlcli.events import Callback, Outcome, Record, RunStart, Snapshot, StopRun
 from dlcli.metrics import final_metrics, split_metrics, validation_metric, validation_name
 from dlcli.models import Model, Params
 from dlcli.runtime import signals
 from dlcli.strategies import STRATEGIES, Step, held_params
+from dlcli.watch import Checkpoints, Watch, hint
 
-AUTO_EVERY_S = 60.0  # automatic checkpoints: at least this often (seconds of wall time) ...
-AUTO_OVERHEAD = 0.02  # ... and at evaluations, as long as writing them costs under 2%
-
-
-@dataclass(frozen=True)
-class Record:
-    """One iteration as the listeners see it."""
-
-    iteration: int
-    loss: float
-    best_loss: float
-    elapsed_s: float
-    val_metric: float | None = None  # set on evaluation iterations only; see RunStart
-    point: tuple[float, ...] | None = None  # landscapes: the point w after this iteration
-    loss_evals: int = 0  # loss evaluations so far: what each way of finding weights has cost
-    train_metric: float | None = None  # evaluations: on eval_train_rows training rows
-
-
-@dataclass(frozen=True)
-class RunStart:
-    config: Config
-    total_iterations: int
-    n_train: int
-    n_features: int
-    val_metric_name: str = "val_accuracy"  # or val_r2 for regression, neg_loss for landscapes
-    train_metric_name: str | None = "train_accuracy"  # train_r2; None for landscapes
-    resumed_at: int = 0  # the iteration a resumed run continues after (0: a fresh run)
-
-
-@dataclass
-class Watch:
-    """What the loop watches besides the strategy, named as the lecture and Keras name it:
-    the first loss (divergence), the lowest loss, the best validation score and its weights
-    (``keep: best``), early stopping's patience, the loss evaluations and the time so far."""
-
-    first_loss: float | None = None
-    best_loss: float = math.inf
-    best_score: float = -math.inf
-    best_iteration: int | None = None
-    best_params: Params | None = None  # keep: best only
-    reference: float = -math.inf  # the score early stopping's patience counts from
-    waited: int = 0  # evaluations since the last improvement of more than min_delta
-    loss_evals: int = 0
-    elapsed_s: float = 0.0  # wall time of the segments before this one
-
-    def divergence(self, cfg: Config, iteration: int, loss: float) -> str | None:
-        """A one-line hint if the loss is not finite or has blown up, else None."""
-        if not math.isfinite(loss):
-            return f"loss became {loss} at iteration {iteration}{hint(cfg)}"
-        if self.first_loss is None:
-            self.first_loss = loss
-        factor = cfg.strategy.diverge_factor
-        if factor is not None and self.first_loss > 0 and loss > factor * self.first_loss:
-            return (f"loss {loss:.4g} at iteration {iteration} is over {factor:g} x the first "
-                    f"loss ({self.first_loss:.4g}){hint(cfg)}")
-        return None
-
-    def evaluated(self, cfg: Config, iteration: int, score: float | None,
-                  params: Params) -> bool:
-        """Record a validation score; True when early stopping says stop."""
-        if score is None or math.isnan(score):
-            return False
-        if score > self.best_score:
-            self.best_score, self.best_iteration = score, iteration
-            if cfg.keep == "best":
-                self.best_params = {k: v.copy() for k, v in params.items()}
-        stopping = cfg.early_stopping
-        if stopping is None:
-            return False
-        if score > self.reference + stopping.min_delta:
-            self.reference, self.waited = score, 0
-        else:
-            self.waited += 1
-        return self.waited >= stopping.patience
-
-
-@dataclass
-class Snapshot:
-    """Everything needed to continue a run: the strategy's state (its dataclass), the random
-    generator's ``bit_generator.state`` and the loop's watch, after ``iteration``."""
-
-    strategy: str
-    iteration: int
-    state: Any
-    rng: dict[str, Any]
-    watch: Watch
-
-
-@dataclass
-class Outcome:
-    """What the loop hands back: the status, the kept weights and their final metrics."""
-
-    status: str
-    iterations: int  # the last iteration done (of all segments)
-    wall_time_s: float
-    metrics: dict[str, float | None]
-    params: Params
-    error: str | None = None
-    records: list[Record] = field(default_factory=list, repr=False)  # this segment's
-    stopped_early: bool = False
-    kept: str = "last"  # which weights params/metrics are: "best" (validation) or "last"
-    kept_iteration: int | None = None
-    snapshot: Snapshot | None = field(default=None, repr=False)  # the last one taken
-
-
-class Callback:
-    """A listener; override what you need. Methods must not raise for ordinary events."""
-
-    def on_start(self, start: RunStart) -> None: ...
-    def on_step(self, record: Record) -> None: ...
-    def on_checkpoint(self, snapshot: Snapshot) -> None: ...
-    def on_end(self, outcome: Outcome) -> None: ...
-
-
-class StopRun(Exception):  # noqa: N818 - a request, not an error
-    """Raised by a callback's ``on_step`` to end the run early with ``status`` (e.g. a pruner
-    of a hyper-parameter search: ``pruned``); everything so far is kept."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
+__all__ = ["Callback", "Outcome", "Record", "RunStart", "Snapshot", "StopRun", "Watch",
+           "streams", "train"]  # the loop's events are named here too, as they always were
 
 def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     """(init, strategy) generators from one seed; the data has a stream of its own.
@@ -154,11 +35,6 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     """
     init, strat = np.random.SeedSequence([seed, 2]).spawn(2)
     return np.random.default_rng(init), np.random.default_rng(strat)
-
-
-def hint(cfg: Config) -> str:
-    s = cfg.strategy
-    return f"; lower strategy.lr (now {s.lr:g})" if s.name in GRADIENT_STRATEGIES else ""
 
 
 def train_rows(data: Dataset, cfg: Config) -> Dataset:
@@ -170,32 +46,6 @@ def train_rows(data: Dataset, cfg: Config) -> Dataset:
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 4]))
     idx = np.sort(rng.choice(n, size=cfg.eval_train_rows, replace=False))
     return replace(data, X_train=data.X_train[idx], y_train=data.y_train[idx])
-
-
-class _Checkpoints:
-    """When to emit a snapshot: every ``checkpoint_every`` iterations; automatically (None)
-    at an evaluation once the time since the last is 1/AUTO_OVERHEAD times what writing the
-    last one cost, and at least every AUTO_EVERY_S seconds; never (0)."""
-
-    def __init__(self, every: int | None) -> None:
-        self.every = every
-        self.last_at = time.perf_counter()
-        self.cost = 0.01  # seconds a checkpoint costs, until one is measured
-
-    def due(self, iteration: int, evaluated: bool) -> bool:
-        if self.every is not None:
-            return self.every > 0 and iteration % self.every == 0
-        since = time.perf_counter() - self.last_at
-        return since >= AUTO_EVERY_S or (evaluated and since * AUTO_OVERHEAD >= self.cost)
-
-    def emit(self, snapshot: Snapshot, callbacks: Sequence[Callback]) -> None:
-        if self.every == 0:
-            return
-        t0 = time.perf_counter()
-        for cb in callbacks:
-            cb.on_checkpoint(snapshot)
-        self.last_at = time.perf_counter()
-        self.cost = self.last_at - t0
 
 
 # Overflow is divergence, which the loop detects and reports in result.json (a diverged model's
@@ -226,7 +76,7 @@ def train(cfg: Config, data: Dataset, model: Model, callbacks: Sequence[Callback
     for cb in callbacks:
         cb.on_start(start_event)
     subset = train_rows(data, cfg)
-    checkpoints = _Checkpoints(cfg.checkpoint_every)
+    checkpoints = Checkpoints(cfg.checkpoint_every)
     start = time.perf_counter()
     records: list[Record] = []
     status, error, stopped_early = "completed", None, False

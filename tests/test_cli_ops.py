@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from dlcli.cli import app
-from dlcli.cli.ops import format_seconds, parse_sizes
+from dlcli.cli.ops_bench import format_seconds, parse_sizes
 from dlcli.errors import UsageError
 from dlcli.ops import bench as ops_bench
 from dlcli.ops import operations as ops
@@ -164,7 +164,7 @@ def test_dense_and_shapes_on_the_house_table() -> None:
 
 
 def test_the_help_lists_every_operation():
-    from dlcli.cli.ops import OP_NAMES
+    from dlcli.cli.ops_bench import OP_NAMES
     from dlcli.ops.operations import OPS
 
     assert list(OP_NAMES) == list(OPS)

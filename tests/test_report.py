@@ -10,17 +10,12 @@ from dlcli.errors import UsageError
 from dlcli.metrics import metric_names
 from dlcli.runs import RunInfo
 from dlcli.runs.listing import listing_row
-from dlcli.sweeps.summary import (
-    Summary,
+from dlcli.sweeps.summary import Summary, chosen_line, fmt, mean_std, rank_metric, sparkline
+from dlcli.sweeps.tables import (
     check_sort,
-    chosen_line,
-    fmt,
     group_table,
-    mean_std,
-    rank_metric,
     run_table,
     sort_rows,
-    sparkline,
     summary_markdown,
     write_summary,
 )

@@ -196,7 +196,7 @@ def _doing(plan: Any) -> str:
 
 def _check_sort_plan(plan: Any, sort: str | None) -> None:
     from dlcli.sweeps.search_check import probe_config
-    from dlcli.sweeps.summary import check_sort, plan_metrics
+    from dlcli.sweeps.tables import check_sort, plan_metrics
 
     configs = [v.config for v in plan.variants] or [probe_config(plan)]
     check_sort(sort, plan.grid_keys, plan_metrics(configs))
@@ -283,7 +283,8 @@ def print_tables(summary: Summary, sort: str | None, console: Any,
                  extra: dict[str, str] | None = None) -> None:
     """The per-variant table (sorted by validation unless ``sort`` says otherwise) and, with
     several seeds, mean ± std across them; then the one line naming the chosen variant."""
-    from dlcli.sweeps.summary import chosen_line, group_table, run_table
+    from dlcli.sweeps.summary import chosen_line
+    from dlcli.sweeps.tables import group_table, run_table
 
     heads, cells = run_table(summary, sort, extra)
     # The titles print as lines of their own: a table's title wraps to the table's width.

@@ -16,7 +16,8 @@ from typing import Any
 
 from dlcli.report.blocks import Page, cell, esc, run_body, table
 from dlcli.runs import RunInfo
-from dlcli.sweeps.summary import Summary, chosen_line, group_table, run_table, sort_rows, value
+from dlcli.sweeps.summary import Summary, chosen_line, value
+from dlcli.sweeps.tables import group_table, run_table, sort_rows
 
 BROKEN = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 

@@ -21,7 +21,8 @@ from dlcli.runs import create_run_dir, read_json, write_atomic, write_json
 from dlcli.sweeps import reuse
 from dlcli.sweeps.executors import Outcome, Task, executor, run_variant
 from dlcli.sweeps.plan import Plan, Variant, config_hash
-from dlcli.sweeps.summary import Summary, make_row, write_summary
+from dlcli.sweeps.summary import Summary, make_row
+from dlcli.sweeps.tables import write_summary
 
 __all__ = ["executor", "run_variant", "start", "load", "finished_rows"]
 

@@ -14,7 +14,8 @@ from dlcli.runs import folder_lock
 from dlcli.sweeps.compare import OnRow, Rows, clear, resumable, reuse_runs, survive, task
 from dlcli.sweeps.executors import Runner
 from dlcli.sweeps.plan import Plan
-from dlcli.sweeps.summary import Summary, make_row, write_summary
+from dlcli.sweeps.summary import Summary, make_row
+from dlcli.sweeps.tables import write_summary
 
 
 def run_plan(plan: Plan, folder: Path, runner: Runner, *,

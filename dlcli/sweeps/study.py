@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import UsageError
+from dlcli.events import Callback, Record, RunStart, StopRun
 from dlcli.sweeps.search import EXTRA, Search
-from dlcli.train import Callback, Record, RunStart, StopRun
 
 STUDY_FILE = "study.journal"
 OWNER, INDEX, RUN = "dlcli_folder", "dlcli_index", "dlcli_run"  # trial user attributes

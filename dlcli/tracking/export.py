@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import DlcliError, EnvironmentFailure, UsageError
+from dlcli.events import Callback, Outcome
 from dlcli.tracking import records
-from dlcli.train import Callback, Outcome
 
 EXTRA = "pip install 'dlcli[mlflow]'"
 PROBE_S = 3.0

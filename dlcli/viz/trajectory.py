@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from dlcli.data.landscape import Landscape
+from dlcli.events import Callback, Outcome, Record, RunStart
 from dlcli.runs import write_atomic
-from dlcli.train import Callback, Outcome, Record, RunStart
 
 
 class TrajectoryWriter(Callback):

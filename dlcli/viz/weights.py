@@ -20,8 +20,8 @@ import numpy as np
 
 from dlcli.config import Config
 from dlcli.data import Dataset
+from dlcli.events import Callback, Outcome, RunStart
 from dlcli.models import Params
-from dlcli.train import Callback, Outcome, RunStart
 
 SIDE = 32
 PIXELS = 3 * SIDE * SIDE  # the CIFAR row: 1024 red, 1024 green, 1024 blue, each row-major
