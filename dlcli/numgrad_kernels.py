@@ -1,7 +1,9 @@
 """The kernels of the fast numerical gradient of a linear model
 (:class:`dlcli.numgrad.LinearProbe`): how one data loss changes when one score column moves by
-``±h x``, exactly, for a block of rows of W at a time. ``prepare(probe)`` derives what a
-kernel needs from the scores once per point; ``apply(probe, Xb)`` gets ``Xb = h * X[:, rows]`` (samples sorted by class) and returns
+``±h x``, exactly, for a block of rows of W at a time.
+
+``prepare(probe)`` derives what a kernel needs from the scores once per point;
+``apply(probe, Xb)`` gets ``Xb = h * X[:, rows]`` (samples sorted by class) and returns
 ``(B, C)``: for row i of the block and column j, the sum over samples of
 ``L_n(W + h e_ij) - L_n(W - h e_ij)``.
 
