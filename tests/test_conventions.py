@@ -85,10 +85,22 @@ def test_validate_writes_verdicts_to_stdout_and_goes_through_every_file(write_co
     lines = res.stdout.splitlines()
     assert len(lines) == 3 and lines[0].endswith("ok (sgd on cifar10-synthetic with softmax)")
     assert "did you mean 'best'" in lines[1] and "does not exist" in lines[2]
+    assert lines[1].startswith(f"{bad}: invalid: ") and lines[1].count(str(bad)) == 1
     as_json = _dlcli("validate", "--json", str(good), str(bad))
     objs = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [o["ok"] for o in objs] == [True, False] and objs[1]["exit_code"] == 2
     assert as_json.returncode == 2
+
+
+def test_validate_says_what_a_config_runs(write_config):
+    valley = write_config({"data": {"source": "landscape", "function": "ill-conditioned"},
+                           "strategy": {"name": "gd", "update": "momentum", "lr": 0.005}},
+                          "valley.yaml")
+    mlp = write_config({**small_raw(), "model": {"name": "mlp", "hidden": [64]}}, "mlp.yaml")
+    res = _dlcli("validate", str(valley), str(mlp))
+    assert res.stdout.splitlines() == [
+        f"{valley}: ok (gd with momentum updates on the ill-conditioned landscape)",
+        f"{mlp}: ok (sgd on cifar10-synthetic with mlp)"], res.stderr
 
 
 def test_runs_dir_from_the_environment(write_config, tmp_path):

@@ -34,8 +34,9 @@ def validate(
         if as_json:
             print(json.dumps(verdict), flush=True)
         else:
+            error = str(verdict.get("error", "")).removeprefix(f"{path}: ")
             text = (f"{path}: ok ({verdict['what']})" if verdict["ok"]
-                    else f"{path}: invalid: {verdict['error']}")
+                    else f"{path}: invalid: {error}")
             out_console().print(text, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -61,7 +62,18 @@ def _verdict(path: Path, sets: list[str]) -> dict[str, Any]:
         return {"file": str(path), "ok": True, "kind": "search" if search else "sweep",
                 "name": item.name, "variants": item.total, "what": what}
     return {"file": str(path), "ok": True, "kind": "config", "name": item.name,
-            "what": f"{item.strategy.name} on {item.data.source} with {item.model.name}"}
+            "what": _what(item)}
+
+
+def _what(cfg: Any) -> str:
+    """``momentum on cifar10-synthetic with softmax``; ``gd with adam updates on the
+    rosenbrock landscape`` (an update rule named only when it is not the strategy's own)."""
+    strategy = cfg.strategy.name
+    if cfg.strategy.update and cfg.strategy.update != strategy:
+        strategy += f" with {cfg.strategy.update} updates"
+    if cfg.data.source == "landscape":
+        return f"{strategy} on the {cfg.data.function} landscape"
+    return f"{strategy} on {cfg.data.source} with {cfg.model.name}"
 
 
 def _check_data_path(cfg: Any, path: Path) -> None:
