@@ -197,3 +197,25 @@ def test_an_output_path_through_a_file_says_not_a_directory(write_config, tmp_pa
     for out, words in ((blocker, "not a directory"), (blocker / "runs", "is a file")):
         res = runner.invoke(app, ["train", str(write_config(small_raw())), "--out", str(out)])
         assert res.exit_code == 2 and words in res.output and "File exists" not in res.output
+
+
+def test_a_sigterm_in_one_command_does_not_change_the_next_ones_exit_code(tmp_path, monkeypatch,
+                                                                           write_config):
+    """In one process (a notebook, a test runner), a command stopped by SIGTERM exits 143 and
+    the next one stopped by Ctrl-C 130: the code comes from the command's own signal."""
+    from dlcli import api
+    from dlcli.config import validate
+    from dlcli.strategies import STRATEGIES
+    from tests.test_resume import SignalAt
+
+    stopped = api.train(validate(small_raw(name="sgd", iterations=30)), out=tmp_path / "a",
+                        callbacks=[SignalAt(5, signal.SIGTERM)])
+    assert stopped["status"] == "interrupted"
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(STRATEGIES, "sgd", ctrl_c)
+    res = runner.invoke(app, ["train", str(write_config(small_raw())), "--out",
+                              str(tmp_path / "b"), "-q"])
+    assert res.exit_code == 130, res.output

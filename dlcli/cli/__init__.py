@@ -52,7 +52,10 @@ def _main(
         "--debug", envvar="DLCLI_DEBUG", help="Show the full traceback of any error (for a "
         "bug report).")] = False,
 ) -> None:
+    from dlcli.runtime.signals import forget
+
     set_debug(debug)
+    forget()  # this command's exit code comes from this command's signals
 
 
 def main() -> None:

@@ -46,6 +46,13 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     _raise(signum)
 
 
+def forget() -> None:
+    """Start a command with no signal on record: its exit code (130 or 143) comes from the
+    signals it received, not from an earlier command's in the same process."""
+    _received.clear()
+    _pending.clear()
+
+
 def install() -> None:
     """Handle SIGINT and SIGTERM from now on (main thread only)."""
     if threading.current_thread() is threading.main_thread():
