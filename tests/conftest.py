@@ -61,3 +61,16 @@ def write_kc_csv(path: Path, n: int, seed: int = 0) -> Path:
     lines += [",".join(cell(k, cols[k][i]) for k in cols) for i in range(n)]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture
+def no_run_plots(monkeypatch):
+    """Runs without their loss.png and weights.png (matplotlib takes about a third of a small
+    run), for modules about something else (pytestmark = usefixtures("no_run_plots")). The
+    plots of every shipped config, of train and compare end to end, stay drawn (test_configs,
+    test_cli, test_cli_compare, test_plots, test_weights_plot, test_html_report)."""
+    from dlcli.callbacks import LossPlot
+    from dlcli.viz.weights import WeightsPlot
+
+    monkeypatch.setattr(LossPlot, "on_end", lambda self, *args, **kwargs: None)
+    monkeypatch.setattr(WeightsPlot, "on_end", lambda self, *args, **kwargs: None)
