@@ -93,3 +93,21 @@ def test_a_failing_row_group_is_reported_and_the_rest_measured(
                      "--only", "help"]) == 1
     text = out.read_text()
     assert "failed: ValueError: boom" in text and "dlcli --help" in text
+
+
+def test_the_checkpoint_work_of_a_run_is_timed_inside_its_process(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    from tests.conftest import small_raw
+
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(yaml.safe_dump({**small_raw(iterations=10), "checkpoint_every": 5}))
+    facts = tmp_path / "facts.json"
+    m = processes.run_measured([sys.executable, "-c", processes._TIMED_TRAIN, str(facts),
+                                "train", str(cfg), "--out", str(tmp_path / "runs"), "-q"])
+    assert m.returncode == 0, m.stderr
+    spent = json.loads(facts.read_text())
+    assert spent["written"] == 2 and 0 < spent["seconds"] < m.seconds  # at 5 and at 10
+    assert len(list((tmp_path / "runs").glob("*/checkpoint.npz"))) == 1
