@@ -109,6 +109,8 @@ def test_failing_and_diverging_variants_are_recorded_and_resume_reruns_them(
     assert res.exit_code == 1  # huge-lr diverges again
     rows = _rows(folder)
     assert rows["gd/0"]["status"] == "completed" and rows["huge-lr/0"]["status"] == "diverged"
+    # a divergence is the same bits every time: no advice to resume, the advice to lower lr
+    assert "--resume" not in res.output and "lower strategy.lr" in res.output
     assert all((folder / n / "result.json").stat().st_mtime_ns == t for n, t in kept.items())
 
 

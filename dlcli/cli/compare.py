@@ -270,7 +270,9 @@ def _finish(summary: Summary, sort: str | None, as_json: bool) -> None:
         ("reused", sum(bool(r.get("reused")) for r in summary.rows))) if n]
     err_console.print(f"{', '.join(counts)}; summaries and plots in {summary.folder}",
                       highlight=False, soft_wrap=True, markup=False)
-    if not ok:
+    # a diverged run diverges again (same config, same bits): resuming is advice only when
+    # something is missing, failed or was interrupted
+    if not finished or any(row["status"] not in (*FINE, "diverged") for row in summary.rows):
         err_console.print(f"run what is missing or failed: dlcli compare --resume "
                           f"{shlex.quote(str(summary.folder))}", highlight=False, soft_wrap=True,
                           markup=False)
