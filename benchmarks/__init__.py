@@ -13,4 +13,6 @@ numerical_gradient.py  rows: the full numerical gradient vs the per-coordinate l
 processes.py    rows: peak RSS of full-CIFAR runs, dlcli --help, the quickstart, checkpoints
 report.py       the markdown; notes.md (hand-written) is copied into it
 cifar_configs.py  run alone: every configs/cifar10-*.yaml on a 60,000-image stand-in
+profile_step.py   run alone: where one training step's time goes (the gap notes)
+notes.md, by_hand.md  hand-written, copied into the report: readings, gap causes, by-hand results
 """

@@ -1,8 +1,9 @@
 """The shipped configs/cifar10-*.yaml at full size, on a stand-in for the real download.
 
 Writes 50,000 + 10,000 synthetic images (``dlcli.data.cifar.synthetic_images``) as the official
-python-pickle folder, then trains every cifar10-*.yaml config on it exactly as shipped (only
-``data.path`` and the cache folder are set) and prints test accuracy, wall time and peak memory.
+python-pickle folder, then trains every cifar10-*.yaml config (not the sweep files) on it
+exactly as shipped (only ``data.path`` and the cache folder are set) and prints test accuracy,
+wall time and peak memory.
 It measures the pipeline at the real size — loading, caching, 49,000-row training — not the
 accuracy on real CIFAR-10, which needs the real files:
 ``dlcli train configs/cifar10-*.yaml --set data.path=...``.
@@ -23,6 +24,7 @@ import numpy as np
 from dlcli import api
 from dlcli.config import load_config
 from dlcli.data.cifar import synthetic_images
+from dlcli.sweeps.files import is_sweep_file
 from tests.cifar_fixtures import TinyCifar, write_python_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +42,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", nargs="*", help="names after cifar10- (default: all)")
     args = ap.parse_args()
-    paths = sorted((ROOT / "configs").glob("cifar10-*.yaml"))
+    paths = [p for p in sorted((ROOT / "configs").glob("cifar10-*.yaml"))
+             if not is_sweep_file(p)]  # the searches and the grid are `dlcli compare`'s
     if args.configs:
         paths = [p for p in paths if p.stem.removeprefix("cifar10-") in args.configs]
     with tempfile.TemporaryDirectory() as tmp:

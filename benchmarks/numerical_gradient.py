@@ -26,7 +26,7 @@ from benchmarks.harness import Context, Row, Target, dlcli_threads
 from dlcli.data.cifar import synthetic_dataset
 from dlcli.gradcheck import numerical_gradient, relative_error
 from dlcli.models.linear import LinearModel, softmax, svm
-from dlcli.numgrad import default_jobs, human_seconds, numerical_gradient_fast
+from dlcli.numgrad import human_seconds, numerical_gradient_fast
 
 BENCH_H = 1e-5  # strategy.h's default: what numerical-gd differentiates with
 
@@ -37,9 +37,13 @@ def main() -> None:
     ap.add_argument("--h", type=float, default=1e-10)  # no row's kink within reach: exact svm
     ap.add_argument("--loop-coords", type=int, default=10, help="coordinates the loop times")
     ap.add_argument("--repeat", type=int, default=2, help="fast runs per model (best kept)")
-    ap.add_argument("--jobs", type=int, default=None, help="threads (default: cores, <= 4)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="threads of the fast path (default: every core, as dlcli train)")
     args = ap.parse_args()
-    print(machine())
+    from dlcli.runtime.linalg import CORES
+
+    args.jobs = args.jobs or CORES
+    print(machine(args.jobs))
     t0 = time.perf_counter()
     data = synthetic_dataset(args.rows, 0, 1, seed=0)
     X, y = data.X_train, data.y_train
@@ -145,7 +149,7 @@ def kink_crossings(model: LinearModel, W: np.ndarray, X64: np.ndarray, y: np.nda
     return out
 
 
-def machine() -> str:
+def machine(jobs: int) -> str:
     from threadpoolctl import threadpool_info
 
     blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
@@ -153,7 +157,7 @@ def machine() -> str:
     return (f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
             f"Python {platform.python_version()}, numpy {np.__version__}, BLAS: {blas}; "
             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-            f"threads for the fast path: {default_jobs()}")
+            f"threads for the fast path: {jobs}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from benchmarks.harness import Row
 
 NOTES = Path(__file__).with_name("notes.md")  # hand-written; copied into every report
+BY_HAND = Path(__file__).with_name("by_hand.md")  # the benchmarks run by hand: their results
 
 HOW = """\
 ## How it measures
@@ -38,16 +39,6 @@ HOW = """\
   straight from the large benchmark process would count its pages), against the float32
   training matrix (N × 3073 × 4 bytes).
 """
-
-OTHERS = """\
-## Other benchmarks, run by hand
-
-* `python -m benchmarks.numerical_gradient`: the accuracy of the fast numerical gradient
-  against the analytic one (relative errors, hinge kinks) for several `h`.
-* `python -m benchmarks.cifar_configs`: every shipped `configs/cifar10-*.yaml` trained on a
-  60,000-image stand-in in the official format: accuracy, wall time, peak memory.
-"""
-
 
 def verdict(row: Row, quick: bool) -> str:
     if row.target is None:
@@ -113,5 +104,7 @@ def render(rows: Sequence[Row], facts: dict[str, str], command: str, seconds: fl
         lines += ["## Notes from this run", "", *[f"* {n}" for n in notes], ""]
     if NOTES.exists():
         lines += [NOTES.read_text().strip(), ""]
-    lines += [HOW, OTHERS]
+    lines += [HOW]
+    if BY_HAND.exists():
+        lines += [BY_HAND.read_text().strip(), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -111,3 +111,23 @@ def test_the_checkpoint_work_of_a_run_is_timed_inside_its_process(tmp_path: Path
     spent = json.loads(facts.read_text())
     assert spent["written"] == 2 and 0 < spent["seconds"] < m.seconds  # at 5 and at 10
     assert len(list((tmp_path / "runs").glob("*/checkpoint.npz"))) == 1
+
+
+@pytest.mark.parametrize("kind", ["mlp", "svm"])
+def test_the_step_profile_times_its_parts_and_leaves_dlcli_as_it_was(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import profile_step
+    from dlcli import optim
+    from dlcli.models import linear, mlp
+
+    monkeypatch.setenv("DLCLI_BENCH_CACHE", str(tmp_path))
+    before = (optim.apply, mlp.matmul, mlp.MLP.__dict__["_add_penalty"], linear.linalg)
+    per_step, parts = profile_step.profile(kind, threads=2, steps=3, batch=16, rows=300)
+    assert (optim.apply, mlp.matmul, mlp.MLP.__dict__["_add_penalty"], linear.linalg) == before
+    assert per_step > 0 and parts["update rule (momentum: v, W)"] > 0
+    text = profile_step.report(kind, 2, per_step, parts, batch=16)
+    assert "ms per step" in text and "rest:" in text
+    if kind == "mlp":
+        assert "product (16 x 3073) @ (3073 x 512)" in text and "L2 gradient" in text
+    else:
+        assert profile_step.WHOLE in text and "on the threads" in text
