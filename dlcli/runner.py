@@ -30,7 +30,6 @@ from dlcli.runtime.blas import blas_info, limit_blas
 from dlcli.strategies import check_budget
 from dlcli.train import Callback, streams
 from dlcli.train import train as train_loop
-from dlcli.viz import prefetch
 
 Result = dict[str, Any]
 # Schedules whose learning rate at a step does not depend on the total number of steps: a run
@@ -72,7 +71,6 @@ def run(cfg: Config, *, out: str | Path = "runs", callbacks: Sequence[Callback] 
     (BLAS itself is pinned to one; the results are the same bits for any count, see
     :mod:`dlcli.runtime.linalg`). ``extra`` adds keys to result.json (tags, a note).
     """
-    prefetch()  # matplotlib, for the plots at the end, imported while the data loads
     with computing(threads):
         data, model = build(cfg)
         if cfg.strategy.name == "numerical-gd":  # estimated at the run's own starting weights
@@ -161,7 +159,6 @@ def resume(run_dir: str | Path, *, iterations: int | None = None,
     if tree.get("config_hash") != checkpoint.config_key(cfg.model_dump(mode="json")):
         raise UsageError(f"{where}: config.yaml changed since the checkpoint was written; "
                          f"resume continues the run it was, start a new run for a new config")
-    prefetch()
     with computing(threads), folder_lock(path, "in use by another dlcli train"):
         data, model = build(cfg)
         template = model.init_params(data.n_features, data.n_outputs, streams(cfg.seed)[0])

@@ -111,29 +111,3 @@ def test_pictures_lists_the_pngs_known_ones_first(tmp_path):
     (tmp_path / "dir.png").mkdir()
     assert plots.pictures(tmp_path) == ["loss.png", "weights.png", "zeta.png"]
     assert plots.pictures(tmp_path / "missing") == []
-
-
-def test_the_matplotlib_prefetch_cannot_fail_a_run(tmp_path, monkeypatch):
-    """The background import of matplotlib (started before the data loads) ends quietly when
-    matplotlib cannot be imported; the run completes with its results, without the plots."""
-    import sys
-    import threading
-
-    from dlcli import api, viz
-    from dlcli.config import validate
-    from tests.conftest import small_raw
-
-    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises
-    monkeypatch.setattr(viz, "_prefetching", None)
-    failures: list[object] = []
-    monkeypatch.setattr(threading, "excepthook", failures.append)
-    result = api.train(validate(small_raw(iterations=10)), out=tmp_path)
-    prefetching = viz._prefetching
-    assert prefetching is not None and prefetching.name == "dlcli-prefetch-matplotlib"
-    prefetching.join(timeout=30)
-    assert not prefetching.is_alive() and failures == []
-    run = Path(result["run_dir"])
-    assert result["status"] == "completed" and (run / "params.npz").is_file()
-    assert not (run / "loss.png").exists()
