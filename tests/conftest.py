@@ -63,12 +63,14 @@ def write_kc_csv(path: Path, n: int, seed: int = 0) -> Path:
     return path
 
 
-@pytest.fixture
-def no_run_plots(monkeypatch):
-    """Runs without their loss.png and weights.png (matplotlib takes about a third of a small
-    run), for modules about something else (pytestmark = usefixtures("no_run_plots")). The
-    plots of every shipped config, of train and compare end to end, stay drawn (test_configs,
-    test_cli, test_cli_compare, test_plots, test_weights_plot, test_html_report)."""
+@pytest.fixture(autouse=True)
+def no_run_plots(request, monkeypatch):
+    """Runs in this process draw no loss.png and weights.png, except in the tests marked
+    ``plots`` (the ones that look at them): matplotlib takes about a third of a small run, and
+    a plot's errors are swallowed (a picture never fails a run), so drawing one that no test
+    looks at checks nothing. Runs in subprocesses draw theirs as users' runs do."""
+    if request.node.get_closest_marker("plots") is not None:
+        return
     from dlcli.callbacks import LossPlot
     from dlcli.viz.weights import WeightsPlot
 

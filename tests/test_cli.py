@@ -29,6 +29,7 @@ def _run_dirs(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_dir())
 
 
+@pytest.mark.plots
 def test_train_writes_a_complete_run_folder(write_config, tmp_path):
     cfg = write_config(small_raw(name="momentum"))
     out = tmp_path / "runs"
@@ -234,6 +235,7 @@ def test_out_of_memory_is_one_line(write_config, monkeypatch):
     assert res.exit_code == 3 and "out of memory" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.plots
 def test_every_file_of_a_run_folder_follows_the_umask(write_config, tmp_path):
     from dlcli.runs import umask
 

@@ -50,6 +50,7 @@ THREE = [{"name": "sgd"}, {"name": "gd", "strategy.name": "gd"},
          {"name": "momentum", "strategy.name": "momentum"}]
 
 
+@pytest.mark.plots
 def test_compare_writes_runs_summaries_and_plots(tmp_path):
     sweep = _sweep(tmp_path, [{"name": "sgd"}, {"name": "momentum", "strategy.name": "momentum"}],
                    seeds=[0, 1], sweep={"strategy.lr": [1e-6, 2e-6]})

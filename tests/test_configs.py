@@ -35,8 +35,17 @@ def _shrink(path: Path, tmp_path: Path) -> list[str]:
     return sets
 
 
+@pytest.mark.plots
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_shipped_config_runs(path, tmp_path):
     cfg = load_config(path, _shrink(path, tmp_path))
     result = api.train(cfg, out=tmp_path / "runs")
     assert result["status"] == "completed", result["error"]
+    # its pictures: a plot's errors are swallowed, so a broken one shows only as a missing file
+    run = Path(result["run_dir"])
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    images = cfg.data.source in ("cifar10", "cifar10-synthetic")
+    templates = images and cfg.model.name in ("svm", "softmax", "mlp")
+    coefficients = cfg.model.name == "linear-regression"
+    assert (run / "weights.png").is_file() == (templates or coefficients), sorted(
+        q.name for q in run.iterdir())

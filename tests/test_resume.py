@@ -22,8 +22,6 @@ from dlcli.config import validate
 from dlcli.train import Callback
 from tests.conftest import small_raw
 
-pytestmark = pytest.mark.usefixtures("no_run_plots")  # checkpoints here, not plots
-
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 

@@ -13,8 +13,6 @@ from dlcli.strategies import STRATEGIES
 from dlcli.sweeps.study import _STUDIES
 from tests.conftest import small_raw
 
-pytestmark = pytest.mark.usefixtures("no_run_plots")  # searches here, not run plots
-
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
 SEARCH = {"strategy.lr": {"loguniform": [1.0e-8, 1.0e-5]},

@@ -155,6 +155,7 @@ def test_a_missing_mlflow_names_the_extra(monkeypatch):
         tracking.require()
 
 
+@pytest.mark.plots
 @pytest.mark.slow
 def test_logged_over_http_to_a_tracking_server(tmp_path):
     from dlcli.tracking import export as tracking

@@ -16,8 +16,6 @@ from dlcli.models import build_model
 from dlcli.train import train
 from tests.conftest import small_raw
 
-pytestmark = pytest.mark.usefixtures("no_run_plots")  # guards here, not plots
-
 runner = CliRunner()
 
 

@@ -109,6 +109,7 @@ def _outcome(params: dict[str, np.ndarray]) -> Outcome:
                    params=params)
 
 
+@pytest.mark.plots
 def test_the_callback_draws_at_the_end_and_swallows_its_errors(tmp_path, monkeypatch):
     cfg, data, params = _setup(small_raw())
     cb = WeightsPlot(tmp_path, data)
