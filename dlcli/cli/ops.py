@@ -20,6 +20,7 @@ from dlcli.errors import UsageError
 
 if TYPE_CHECKING:
     from dlcli.config import Config
+    from dlcli.data import Dataset
     from dlcli.ops.examples import DenseStep, TensorExample
     from dlcli.ops.operations import Op
 
@@ -104,7 +105,7 @@ def _ops_table(ops: Iterable[Op]) -> Table:
     return table
 
 
-# ---------------------------------------------------------------------------------- bench
+# ---------------------------------------------------------------------------------- dense
 
 
 @ops_app.command()
@@ -117,13 +118,9 @@ def dense(
 ) -> None:
     """One Dense layer relu(dot(x, W) + b) on a real batch, step by step, numpy and naive."""
     out, err = out_console(), err_console
-    from dlcli import api
     from dlcli.ops import examples as ops_examples
 
-    cfg = guarded(lambda: _load_config(config, set_))
-    if cfg.data.source == "landscape":
-        guarded(_landscape_has_no_rows)
-    data = guarded(lambda: api.load_data(cfg))
+    cfg, data = _data_rows(config, set_)
     X = data.X_train
     steps = guarded(lambda: ops_examples.dense_on_batch(X, batch, units, seed))
     err.print(
@@ -139,6 +136,17 @@ def dense(
             f"note: the last of the {X.shape[1]} input columns is the bias trick's 1s, so W's "
             "last row acts as a bias too; + b is the lecture's explicit form."
         )
+
+
+def _data_rows(config: Path | None, sets: list[str] | None) -> tuple[Config, Dataset]:
+    """The config and its data for a command that feeds data rows to the operations (a
+    landscape has none: one line, exit 2)."""
+    from dlcli import api
+
+    cfg = guarded(lambda: _load_config(config, sets))
+    if cfg.data.source == "landscape":
+        guarded(_landscape_has_no_rows)
+    return cfg, guarded(lambda: api.load_data(cfg))
 
 
 def _landscape_has_no_rows() -> None:
@@ -179,13 +187,9 @@ def _pixels(info: dict[str, Any]) -> int:
 def shapes(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """The lecture's data tensors built from our data, and its reshape example."""
     out, err = out_console(), err_console
-    from dlcli import api
     from dlcli.ops import examples as ops_examples
 
-    cfg = guarded(lambda: _load_config(config, set_))
-    if cfg.data.source == "landscape":
-        guarded(_landscape_has_no_rows)
-    data = guarded(lambda: api.load_data(cfg))
+    cfg, data = _data_rows(config, set_)
     X = data.X_train
     if "image_shape" not in data.info:
         err.print(f"data: {cfg.data.source}; X_train is the training split")
